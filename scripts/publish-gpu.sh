@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Makes a self-contained linux-x64 build of the CLI and the benchmarks for a GPU host that has PyTorch
+# (no .NET needed there). It carries no libtorch: at run time it uses the host's PyTorch libtorch
+# (set MOTIONTUNE_LIBTORCH=/path/to/site-packages/torch/lib, or pass --libtorch).
+#
+# OpenCV's native library (113 MB) is left out unless WITH_OPENCV=1: sampling, training and the
+# benchmarks do not need it; video decoding and the optical-flow metric do.
+#
+# usage: [WITH_OPENCV=1] scripts/publish-gpu.sh [output.tgz]      (default: .gpu/motiontune-gpu.tgz)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-.gpu/motiontune-gpu.tgz}
+stage=artifacts/gpu-publish
+rm -rf "$stage"
+for project in src/MotionTune.Cli bench/MotionTune.Bench; do
+  dotnet publish "$project" -c Release -r linux-x64 --self-contained -p:TorchBackend=external \
+    -p:DebugType=none -p:GenerateDocumentationFile=false -o "$stage/motiontune" --verbosity quiet
+done
+[ "${WITH_OPENCV:-0}" = 1 ] || rm -f "$stage/motiontune/libOpenCvSharpExtern.so"
+mkdir -p "$(dirname "$out")"
+tar -C "$stage" -czf "$out.tmp" motiontune && mv "$out.tmp" "$out"
+echo "wrote $out ($(du -h "$out" | cut -f1)); on the GPU host: tar xzf $(basename "$out") && MOTIONTUNE_LIBTORCH=<torch/lib> motiontune/motiontune info"

@@ -1,0 +1,21 @@
+using System.CommandLine;
+using MotionTune.Cli.Commands;
+
+namespace MotionTune.Cli;
+
+/// <summary>Entry point of the <c>motiontune</c> command.</summary>
+public static class Program
+{
+    /// <summary>Runs the command line.</summary>
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+
+    /// <summary>The command tree (public so tests can drive it).</summary>
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("MotionTune: one-shot video motion customization of text-to-video diffusion models.");
+        root.Options.Add(GlobalOptions.LibTorch);
+        root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        return root;
+    }
+}

@@ -1,0 +1,50 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MotionTune.Models.Layers;
+
+/// <summary>An add-on to a <see cref="Linear"/>'s output, such as a LoRA adapter. Not part of the layer's state dict.</summary>
+public interface ILinearAdapter
+{
+    /// <summary>Whether the adapter contributes to the output now.</summary>
+    bool Enabled { get; }
+
+    /// <summary>Returns the layer output with the adapter's contribution for <paramref name="input"/> added.</summary>
+    Tensor Apply(Tensor input, Tensor baseOutput);
+}
+
+/// <summary>y = x Wᵀ + b, with <c>weight</c> (out, in) and optional <c>bias</c> as in PyTorch checkpoints.</summary>
+public sealed class Linear : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Weight, shape (out_features, in_features).</summary>
+    public readonly Parameter weight;
+    /// <summary>Bias, shape (out_features), or null.</summary>
+    public readonly Parameter? bias;
+
+    /// <summary>Input width.</summary>
+    public long InFeatures { get; }
+    /// <summary>Output width.</summary>
+    public long OutFeatures { get; }
+
+    /// <summary>Optional adapter (LoRA); it is applied when set and enabled.</summary>
+    public ILinearAdapter? Adapter { get; set; }
+
+    /// <summary>Creates the layer with PyTorch's default initialisation (Kaiming-uniform, a = √5).</summary>
+    public Linear(long inFeatures, long outFeatures, bool hasBias = true) : base(nameof(Linear))
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        double bound = inFeatures > 0 ? 1.0 / Math.Sqrt(inFeatures) : 0;
+        weight = ParameterFactory.Create([outFeatures, inFeatures], t => t.uniform_(-bound, bound));
+        if (hasBias) bias = ParameterFactory.Create([outFeatures], t => t.uniform_(-bound, bound));
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        var output = F.linear(input, weight, bias);
+        return Adapter is { Enabled: true } adapter ? adapter.Apply(input, output) : output;
+    }
+}
