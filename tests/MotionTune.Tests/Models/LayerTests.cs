@@ -1,0 +1,84 @@
+using MotionTune.Models.Layers;
+using MotionTune.Runtime;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MotionTune.Tests.Models;
+
+public sealed class LayerTests
+{
+    public LayerTests() => TorchRuntime.Initialize();
+
+    [Fact]
+    public void GradientCheckpointGivesTheSameGradientsAsPlainBackward()
+    {
+        manual_seed(0);
+        var block = new BasicTransformerBlock(16, 2, 8, new TransformerBlockOptions { CrossAttentionDim = 12 });
+        var x = randn(2, 5, 16);
+        var text = randn(2, 3, 12);
+
+        Dictionary<string, Tensor> Grads(bool checkpoint)
+        {
+            block.zero_grad();
+            var xi = x.clone().requires_grad_();
+            var y = checkpoint
+                ? GradientCheckpoint.Run(a => block.forward(a[0]!, a[1], null, null), xi, text)
+                : block.forward(xi, text, null, null);
+            (y * y).sum().backward();
+            var grads = block.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
+            grads["input"] = xi.grad!.clone();
+            return grads;
+        }
+
+        var plain = Grads(false);
+        var checkpointed = Grads(true);
+        Assert.Equal(plain.Keys.Order(), checkpointed.Keys.Order());
+        foreach (var (name, g) in plain)
+            Assert.True(g.allclose(checkpointed[name], 1e-5, 1e-6), $"gradient of {name} differs under checkpointing");
+    }
+
+    [Fact]
+    public void CheckpointIsTransparentWithoutGrad()
+    {
+        using var _ = no_grad();
+        var x = randn(3, 4);
+        var y = GradientCheckpoint.Run(a => a[0]! * 2, x);
+        Assert.True((y - x * 2).abs().max().item<float>() == 0);
+    }
+
+    [Fact]
+    public void AttentionMatchesExplicitSoftmaxWithMask()
+    {
+        manual_seed(1);
+        var attention = new Attention(8, new AttentionOptions { Heads = 2, DimHead = 4, CrossAttentionDim = 6 });
+        var x = randn(1, 3, 8);
+        var ctx = randn(1, 5, 6);
+        var keep = tensor(new[] { true, true, false, true, false }).view(1, 1, 1, 5);
+        var output = attention.forward(x, ctx, keep);
+
+        var q = attention.to_q.forward(x).view(1, 3, 2, 4).transpose(1, 2);
+        var k = attention.to_k.forward(ctx).view(1, 5, 2, 4).transpose(1, 2);
+        var v = attention.to_v.forward(ctx).view(1, 5, 2, 4).transpose(1, 2);
+        var scores = q.matmul(k.transpose(-1, -2)) / 2.0;
+        scores = scores.masked_fill(keep.logical_not(), double.NegativeInfinity);
+        var expected = F.softmax(scores, -1).matmul(v).transpose(1, 2).reshape(1, 3, 8);
+        expected = attention.to_out[0].forward(expected);
+        Assert.True(output.allclose(expected, 1e-5, 1e-6));
+    }
+
+    [Fact]
+    public void TimestepFeaturesFollowTheSinusoidalFormula()
+    {
+        var t = tensor(new float[] { 0, 500 });
+        var emb = Timesteps.Embed(t, 6, flipSinToCos: true, downscaleFreqShift: 0);
+        // half = 3, frequencies exp(-ln(1e4)·i/3), flipped to [cos, sin]
+        var freqs = Enumerable.Range(0, 3).Select(i => Math.Exp(-Math.Log(10000) * i / 3)).ToArray();
+        var row = emb[1].data<float>().ToArray();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(Math.Cos(500 * freqs[i]), row[i], 4);
+            Assert.Equal(Math.Sin(500 * freqs[i]), row[i + 3], 4);
+        }
+        Assert.Equal(new float[] { 1, 1, 1, 0, 0, 0 }, emb[0].data<float>().ToArray());
+    }
+}
