@@ -1,3 +1,4 @@
+using MotionTune.Customization;
 using MotionTune.IO;
 using MotionTune.Models.Layers;
 using MotionTune.Models.Transformers;
@@ -107,6 +108,15 @@ public sealed class LatteTransformer3DTests(ITestOutputHelper output)
             Assert.Matches(@"^temporal_transformer_blocks\.\d+\.attn1\.(to_q|to_k|to_v|to_out\.0)$", name);
             Assert.Same(layer.weight, parameters[$"{name}.weight"]);
         }
+    }
+
+    [Fact]
+    public void LatteLoraPresetTargetsExactlyTheTemporalAttentionProjections()
+    {
+        using var model = TinyModel();
+        var preset = LoraTargets.Preset(Architecture.Latte, "temporal-qkvo");
+        var targeted = model.named_modules().Where(m => m.module is Linear && preset.Matches(m.name)).Select(m => m.name);
+        Assert.Equal(model.TemporalAttentionProjections().Select(p => p.Name).Order(), targeted.Order());
     }
 
     [Fact]
