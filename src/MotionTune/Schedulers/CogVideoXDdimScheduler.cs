@@ -24,7 +24,7 @@ namespace MotionTune.Schedulers;
 /// <para><b>Zero terminal SNR.</b> With <c>rescale_betas_zero_snr</c>, ᾱ at t = T−1 is exactly 0 (φ = π/2). The last
 /// inversion step lands there with cos Δ = sin φ_s = √(1−ᾱ_s), which is positive whenever the step starts from a noisy
 /// level, so x_{T−1} = (x_s + √ᾱ_s·v) / √(1−ᾱ_s) is finite: the inverted latent is the model's pure-noise estimate.
-/// Sampling from it divides by nothing either: at ᾱ = 0 the step reads x̂₀ = −v. Only a single step straight from the
+/// Sampling from it needs no division either: at ᾱ = 0 the step reads x̂₀ = −v. Only a single step straight from the
 /// clean level (ᾱ = 1) to ᾱ = 0 has no inverse (cos Δ = 0: that step ignores x_t entirely); it is rejected. For ε- and
 /// x₀-prediction the inverse is <c>DDIMInverseScheduler</c>'s formula on this scheduler's ᾱ, which is already the
 /// fixed-output inverse; ε-prediction is undefined at ᾱ = 0 (x̂₀ divides by √ᾱ), in sampling and inversion alike.</para>

@@ -24,7 +24,9 @@ public sealed record SchedulerStepOutput(Tensor PrevSample, Tensor PredOriginalS
 /// <remarks>
 /// ᾱ (<c>alphas_cumprod</c>) is kept in the dtype diffusers keeps it (float32 here, float64 for CogVideoX's
 /// <c>scaled_linear</c>), as exact doubles; step coefficients are computed from those values in double and applied to
-/// the sample in the sample's dtype, as PyTorch applies a 0-dim tensor.
+/// the sample in the sample's dtype, as PyTorch applies a 0-dim tensor. With <c>rescale_betas_zero_snr</c>,
+/// ᾱ_{T−1} = 0 and ε-prediction cannot be read at that step (x̂₀ divides by √ᾱ), exactly as in diffusers: such
+/// schedules are meant for v-prediction (see <see cref="CogVideoXDdimScheduler"/> for its inversion).
 /// </remarks>
 public class DdimScheduler
 {

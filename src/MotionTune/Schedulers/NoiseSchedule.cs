@@ -132,6 +132,12 @@ public static class NoiseSchedule
                 break;
             default:
                 timesteps = TrailingGrid(trainTimesteps, steps);
+                // For some step counts (61, 103, …) numpy's float arange yields one extra point that rounds to t = −1;
+                // diffusers would then index ᾱ[−1] = ᾱ[T−1]. Refuse rather than copy that.
+                if (timesteps.Length != steps)
+                    throw new ArgumentOutOfRangeException(nameof(steps), steps,
+                        $"'trailing' spacing with {steps} steps gives diffusers' grid {timesteps.Length} timesteps ending at {timesteps[^1]} " +
+                        "(a floating-point artefact of numpy's arange); choose another step count.");
                 break;
         }
         return timesteps;

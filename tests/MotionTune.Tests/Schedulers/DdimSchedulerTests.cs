@@ -26,6 +26,7 @@ public sealed class DdimSchedulerTests
         Assert.Equal([999L, 899, 799, 699, 599, 499, 399, 299, 199, 99], s.Timesteps);
         s.SetTimesteps(3); // 1000/3 is not whole: round(1000 − i·333.33) − 1
         Assert.Equal([999L, 666, 332], s.Timesteps);
+        Assert.Contains("ending at -1", Assert.Throws<ArgumentOutOfRangeException>(() => s.SetTimesteps(61)).Message);
 
         s = Ddim(spacing: "linspace");
         s.SetTimesteps(4); // linspace(0, 999, 4) = 0, 333, 666, 999
