@@ -12,7 +12,7 @@ namespace MotionTune.Tests.Models.Transformers;
 public sealed class LatteTransformer3DTests(ITestOutputHelper output)
 {
     // Latte-1's transformer/config.json (maxin0chen/Latte-1), reconstructed from its published values.
-    private const string Latte1Config = "tests/MotionTune.Tests/Models/Configs/latte1_transformer_config.json";
+    private static readonly string Latte1Config = MotionTune.Presets.ModelPresets.PathOf(MotionTune.Presets.ModelPresets.Latte1Transformer);
     private const string Latte1Snapshot = "tests/MotionTune.Tests/Models/Snapshots/latte1_transformer.txt";
 
     /// <summary>The transformer of Latte-1 (1.06 B parameters, as published).</summary>
@@ -38,7 +38,7 @@ public sealed class LatteTransformer3DTests(ITestOutputHelper output)
     public void Latte1ConfigBuildsOnMetaWithTheSnapshotShapesAndPublishedParameterCount()
     {
         var warnings = new List<string>();
-        var config = ConfigFile.Load<LatteTransformer3DConfig>(ShapeSnapshot.RepoPath(Latte1Config), warnings.Add);
+        var config = ConfigFile.Load<LatteTransformer3DConfig>(Latte1Config, warnings.Add);
         Assert.Empty(warnings);
         Assert.Equal((28, 16, 72, 1152L, 4096), (config.NumLayers, config.NumAttentionHeads, config.AttentionHeadDim, config.InnerDim, config.CaptionChannels!.Value));
 
