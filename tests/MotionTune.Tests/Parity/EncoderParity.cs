@@ -77,3 +77,30 @@ public sealed class T5EncoderParity : IParityCheck
         ExpectedTensors.AssertAll(fixture, actual, ["input_ids", "attention_mask"], 1e-4, output);
     }
 }
+
+/// <summary>
+/// <c>clip_image_processor</c>: uint8 HWC images to normalised pixel values through preprocessor_config.json. The
+/// fixture was made by transformers 5's default (torchvision) backend, which our default reproduces exactly (1e-5,
+/// float32 rounding); the PIL backend must stay within the 2e-2 that separates PIL from torch resampling.
+/// </summary>
+[ParityKind("clip_image_processor")]
+public sealed class ClipImageProcessorParity : IParityCheck
+{
+    /// <inheritdoc />
+    public void Run(FixtureCase fixture, ITestOutputHelper output)
+    {
+        TorchRuntime.Initialize();
+        var images = fixture.IoNames.Where(n => n.EndsWith("_hwc_uint8", StringComparison.Ordinal)).ToList();
+        foreach (var (backend, atol) in new[] { (ImageProcessorBackend.Torchvision, 1e-5), (ImageProcessorBackend.Pil, 2e-2) })
+        {
+            var processor = CLIPImageProcessor.FromPretrained(fixture.Dir, backend);
+            output.WriteLine($"{backend} backend:");
+            var actual = images.ToDictionary(n => n.Replace("_hwc_uint8", "_pixel_values"), n => (Func<Tensor>)(() =>
+            {
+                using var image = fixture.Io(n);
+                return processor.Preprocess(image);
+            }));
+            ExpectedTensors.AssertAll(fixture, actual, images, atol, output);
+        }
+    }
+}
