@@ -2,7 +2,7 @@ using MotionTune.Models.Vision;
 using MotionTune.Runtime;
 using static TorchSharp.torch;
 
-namespace MotionTune.Tests.Vision;
+namespace MotionTune.Tests.Models.Vision;
 
 public sealed class ImageProcessingTests
 {
@@ -12,7 +12,7 @@ public sealed class ImageProcessingTests
     [Fact]
     public void PilResampleMatchesPillowExactly()
     {
-        var data = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Vision", "Data", "pil_resize_golden.bin"));
+        var data = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Models", "Vision", "Data", "pil_resize_golden.bin"));
         int pos = 0, cases = 0;
         while (pos < data.Length)
         {
