@@ -17,6 +17,32 @@ public abstract class TextTokenizer
             .OrderByDescending(t => t.Text.Length).ToList();
     }
 
+    /// <summary>
+    /// Loads the tokenizer of a checkpoint's tokenizer folder, choosing by <c>tokenizer_class</c> in
+    /// <c>tokenizer_config.json</c> (CLIPTokenizer, T5Tokenizer and their Fast forms) or, without it, by the files present.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The folder holds another kind of tokenizer.</exception>
+    public static TextTokenizer FromFolder(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Tokenizer folder not found: {folder}");
+        string? tokenizerClass = null;
+        var configPath = Path.Combine(folder, "tokenizer_config.json");
+        if (File.Exists(configPath))
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(configPath));
+            if (doc.RootElement.TryGetProperty("tokenizer_class", out var c)) tokenizerClass = c.GetString();
+        }
+        return tokenizerClass switch
+        {
+            "CLIPTokenizer" or "CLIPTokenizerFast" => ClipTokenizer.FromFolder(folder),
+            "T5Tokenizer" or "T5TokenizerFast" => T5Tokenizer.FromFolder(folder),
+            null when File.Exists(Path.Combine(folder, "spiece.model")) => T5Tokenizer.FromFolder(folder),
+            null when File.Exists(Path.Combine(folder, "merges.txt")) => ClipTokenizer.FromFolder(folder),
+            _ => throw new NotSupportedException(
+                $"{folder}: tokenizer class '{tokenizerClass ?? "unknown"}' is not supported (CLIPTokenizer and T5Tokenizer are)."),
+        };
+    }
+
     /// <summary>Id put in front of every sequence, or null.</summary>
     public abstract int? BosId { get; }
     /// <summary>Id put at the end of every sequence (kept when truncating).</summary>

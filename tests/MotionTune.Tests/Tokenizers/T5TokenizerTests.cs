@@ -96,6 +96,17 @@ public sealed class T5TokenizerTests : IDisposable
     }
 
     [Fact]
+    public void TheFolderSaysWhichTokenizerItHolds()
+    {
+        Assert.IsType<T5Tokenizer>(TextTokenizer.FromFolder(CaseDir));
+        Assert.IsType<T5Tokenizer>(TextTokenizer.FromFolder(Path.Combine(CaseDir, "saved")));
+        Assert.IsType<ClipTokenizer>(TextTokenizer.FromFolder(Path.Combine(Fixtures.Root, "tokenizer_clip")));
+        Assert.IsType<ClipTokenizer>(TextTokenizer.FromFolder(Path.Combine(Fixtures.Root, "tokenizer_clip", "pad_bang")));
+        File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"), """{"tokenizer_class": "LlamaTokenizer"}""");
+        Assert.Contains("LlamaTokenizer", Assert.Throws<NotSupportedException>(() => TextTokenizer.FromFolder(_dir)).Message);
+    }
+
+    [Fact]
     public void MissingAndForeignFilesAreReported()
     {
         Assert.Throws<DirectoryNotFoundException>(() => T5Tokenizer.FromFolder(Path.Combine(_dir, "absent")));

@@ -82,8 +82,9 @@ public sealed class CLIPTextEmbeddings : nn.Module<Tensor, Tensor>
         if (length > positions)
             throw new ArgumentException($"CLIP text: {length} tokens exceed the model's {positions} positions.");
         using var scope = NewDisposeScope();
-        var ids = arange(length, dtype: ScalarType.Int64, device: inputIds.device);
-        return (token_embedding.forward(inputIds) + position_embedding.forward(ids)).MoveToOuterDisposeScope();
+        var device = token_embedding.weight.device;
+        var positionIds = arange(length, dtype: ScalarType.Int64, device: device);
+        return (token_embedding.forward(inputIds.to(device)) + position_embedding.forward(positionIds)).MoveToOuterDisposeScope();
     }
 }
 

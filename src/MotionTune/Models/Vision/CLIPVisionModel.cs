@@ -84,7 +84,7 @@ public sealed class CLIPVisionEmbeddings : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"CLIP vision: pixel values must be (batch, channels, {_imageSize}, {_imageSize}), got [{string.Join(", ", pixelValues.shape)}].");
         using var scope = NewDisposeScope();
         long batch = pixelValues.shape[0];
-        var patches = patch_embedding.forward(pixelValues.to(patch_embedding.weight.dtype)).flatten(2).transpose(1, 2);
+        var patches = patch_embedding.forward(pixelValues.to(patch_embedding.weight.dtype, patch_embedding.weight.device)).flatten(2).transpose(1, 2);
         var cls = class_embedding.expand(batch, 1, -1);
         var tokens = cat([cls, patches], 1);
         return (tokens + position_embedding.weight).MoveToOuterDisposeScope();
