@@ -26,9 +26,6 @@ public sealed class TokenizerSettings
     /// <summary>The content of a special token (<c>bos_token</c>, <c>eos_token</c>, <c>unk_token</c>, <c>pad_token</c>), or null.</summary>
     public string? Token(string name) => _tokens.GetValueOrDefault(name);
 
-    /// <summary>True when a file of the folder mentions <paramref name="name"/> (even as null).</summary>
-    public bool Mentions(string name) => _tokens.ContainsKey(name);
-
     /// <summary>Reads the settings files of <paramref name="folder"/>; absent files are fine.</summary>
     /// <exception cref="InvalidDataException">A file exists but is not valid JSON of the expected shape.</exception>
     public static TokenizerSettings Load(string folder)

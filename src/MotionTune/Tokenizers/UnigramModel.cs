@@ -25,6 +25,7 @@ public enum UnigramFlavor
 public sealed class UnigramModel
 {
     private const double UnknownPenalty = 10.0;
+    private static readonly float FloatMin = BitConverter.Int32BitsToSingle(0x00800000); // FLT_MIN, the smallest normal float
 
     private readonly SentencePiece[] _pieces;
     private readonly int _unkId;
@@ -47,7 +48,7 @@ public sealed class UnigramModel
         _byteFallback = byteFallback;
 
         double minScore = double.PositiveInfinity;
-        _maxScore = float.MinValue;
+        _maxScore = FloatMin; // sentencepiece starts from C's FLT_MIN, so with all-negative scores it stays ~0
         for (int id = 0; id < _pieces.Length; id++)
         {
             var p = _pieces[id];

@@ -273,13 +273,16 @@ public sealed class T5Block : nn.Module
         return x.MoveToOuterDisposeScope();
     }
 
-    /// <summary>fp16 only: clamp to the largest finite value (minus 1000 once anything overflowed), as transformers' T5Block does.</summary>
+    /// <summary>
+    /// fp16 only: clamp to the largest finite value (minus 1000 once anything overflowed), as transformers' T5Block
+    /// does; the bound stays on the device, so there is no host sync.
+    /// </summary>
     private static Tensor ClampFloat16(Tensor x)
     {
         if (x.dtype != ScalarType.Float16) return x;
-        double max = 65504.0;
-        if (x.isinf().any().item<bool>()) max -= 1000;
-        return x.clamp(-max, max);
+        using var scope = NewDisposeScope();
+        var bound = where(x.isinf().any(), tensor(65504.0 - 1000, x.dtype, x.device), tensor(65504.0, x.dtype, x.device));
+        return x.clamp(-bound, bound).MoveToOuterDisposeScope();
     }
 }
 
