@@ -40,6 +40,8 @@ public sealed class LoraNetwork : ICustomization
     private readonly Dictionary<string, (Linear Layer, LoraAdapter Adapter)> _layers;
     private Dictionary<string, Tensor>? _mergedOriginals;
     private bool _active = true;
+    private readonly List<KeyValuePair<string, Tensor>> _trainable;
+    private Generator? _dropoutGenerator;
 
     /// <summary>Settings the network was built with.</summary>
     public LoraSettings Settings { get; private set; }
@@ -68,8 +70,6 @@ public sealed class LoraNetwork : ICustomization
         foreach (var (_, adapter) in _layers.Values) adapter.eval();
         _trainable = StateDict().ToList();
     }
-
-    private readonly List<KeyValuePair<string, Tensor>> _trainable;
 
     /// <inheritdoc />
     public IReadOnlyList<KeyValuePair<string, Tensor>> TrainableTensors => _trainable;
@@ -107,8 +107,6 @@ public sealed class LoraNetwork : ICustomization
         _dropoutGenerator?.Dispose();
         _dropoutGenerator = null;
     }
-
-    private Generator? _dropoutGenerator;
 
     /// <inheritdoc />
     public void ReseedDropout(long seed)
@@ -340,6 +338,7 @@ public sealed class LoraNetwork : ICustomization
     public void Dispose()
     {
         Detach();
+        _dropoutGenerator?.Dispose();
         foreach (var (_, adapter) in _layers.Values) adapter.Dispose();
     }
 

@@ -119,7 +119,8 @@ public sealed class MotionCustomizer
                 x0 = example.Latents.detach().to(ScalarType.Float32, device).expand(options.NoiseDraws, -1, -1, -1, -1).contiguous()
                     .MoveToOuterDisposeScope();
             using var _ = x0;
-            var condition = example.Condition.ForBatch(options.NoiseDraws);
+            var batched = example.Condition.ForBatch(options.NoiseDraws);
+            var condition = new TextCondition(batched.HiddenStates.to(device), batched.AttentionMask?.to(device));
             var meter = new StepMeter(options.Steps - start);
             for (int step = start + 1; step <= options.Steps; step++)
             {
