@@ -18,6 +18,7 @@ public static class GradientCheckpoint
     public static Tensor Run(Func<Tensor?[], Tensor> block, params Tensor?[] inputs)
     {
         if (!is_grad_enabled()) return block(inputs);
+        inputs = WithGradientPath(inputs);
         var present = inputs.Select((t, i) => (t, i)).Where(p => p.t is not null).ToArray();
         var args = new object[present.Length + 2];
         args[0] = block;
@@ -25,6 +26,22 @@ public static class GradientCheckpoint
         var positions = present.Select(p => p.i).ToArray();
         for (int j = 0; j < present.Length; j++) args[j + 2] = present[j].t!;
         return CheckpointFunction.apply([positions, .. args]);
+    }
+
+    /// <summary>
+    /// With a frozen base, a block's inputs often need no gradient (the first block's, always), and then autograd would
+    /// never call the checkpoint's backward, so the block's own trainable parameters (LoRA) would get no gradient. As
+    /// peft's <c>enable_input_require_grads</c> does, the first floating-point input then becomes a leaf that records a
+    /// gradient; the values are unchanged.
+    /// </summary>
+    private static Tensor?[] WithGradientPath(Tensor?[] inputs)
+    {
+        if (inputs.Any(t => t is not null && t.requires_grad)) return inputs;
+        int first = Array.FindIndex(inputs, t => t is not null && t.is_floating_point());
+        if (first < 0) return inputs;
+        var copy = (Tensor?[])inputs.Clone();
+        copy[first] = inputs[first]!.detach().requires_grad_(true);
+        return copy;
     }
 
     private sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>
