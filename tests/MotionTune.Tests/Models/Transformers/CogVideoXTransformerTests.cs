@@ -150,6 +150,22 @@ public sealed class CogVideoXTransformerTests
     }
 
     [Fact]
+    public void LearnedPositionsAreACheckpointTensorStartingFromSinCos()
+    {
+        // CogVideoX-5b-I2V style: rotary attention plus a learned table over [text, video] tokens.
+        var config = Tiny(rotary: true) with { UseLearnedPositionalEmbeddings = true };
+        using var model = new CogVideoXTransformer3DModel(config);
+        var table = model.state_dict()["patch_embed.pos_embedding"];
+        Assert.Equal([1, 3 + 2 * 2 * 3, 32], table.shape);
+        var sinCos = CogVideoXPositions.SinCos3D(32, 2, 3, 2, config.SpatialInterpolationScale, config.TemporalInterpolationScale);
+        Assert.True(table[0, 3..].allclose(sinCos.to(ScalarType.Float32), 1e-6, 1e-7));
+        Assert.True(table[0, ..3].abs().max().item<float>() == 0, "text rows start at zero");
+        using var noGrad = no_grad();
+        var output = model.forward(randn([1, 2, 4, 4, 6]), randn(1, 3, 12), tensor(3L), CogVideoXPositions.RotaryForPipeline(config, 32, 48, 2));
+        Assert.Equal([1, 2, 4, 4, 6], output.shape);
+    }
+
+    [Fact]
     public void RejectsBadInputsWithClearErrors()
     {
         using var model = new CogVideoXTransformer3DModel(Tiny(rotary: true));
