@@ -44,8 +44,14 @@ public sealed class CogVideoXSpatialNorm3D : nn.Module
             z = F.interpolate(zq, [frames, h, w]);
         }
         // Kernel-1 causal convolutions need no frame cache.
+        var normed = norm_layer.forward(f);
         var scale = conv_y.forward(z);
-        var shift = conv_b.forward(z);
-        return addcmul(shift, norm_layer.forward(f), scale, 1).MoveToOuterDisposeScope();
+        if (is_grad_enabled())
+            return (normed * scale + conv_b.forward(z)).MoveToOuterDisposeScope();
+        // Without autograd, modulate in place and free each full-resolution temporary as soon as it is used.
+        normed.mul_(scale);
+        scale.Dispose();
+        using var shift = conv_b.forward(z);
+        return normed.add_(shift).MoveToOuterDisposeScope();
     }
 }

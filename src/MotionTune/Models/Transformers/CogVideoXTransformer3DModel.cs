@@ -78,14 +78,14 @@ public sealed class CogVideoXTransformer3DModel : nn.Module
     /// </summary>
     public Tensor forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor timestep, (Tensor Cos, Tensor Sin)? imageRotaryEmb = null)
     {
-        CheckInputs(hiddenStates, encoderHiddenStates, imageRotaryEmb);
+        CheckInputs(hiddenStates, encoderHiddenStates, timestep, imageRotaryEmb);
         using var scope = NewDisposeScope();
         long b = hiddenStates.shape[0], f = hiddenStates.shape[1];
         long h = hiddenStates.shape[3], w = hiddenStates.shape[4];
         long textLength = encoderHiddenStates.shape[1];
 
         // 1. Time embedding (the sinusoid is float32; the MLP runs in the model's dtype)
-        var t = timestep.dim() == 0 || timestep.shape[0] == 1 ? timestep.reshape(1).expand(b) : timestep;
+        var t = (timestep.dim() == 0 || timestep.shape[0] == 1 ? timestep.reshape(1).expand(b) : timestep).to(hiddenStates.device);
         var temb = time_embedding.forward(time_proj.forward(t).to(hiddenStates.dtype));
 
         // 2. Patch embedding
@@ -144,11 +144,13 @@ public sealed class CogVideoXTransformer3DModel : nn.Module
         }
     }
 
-    private void CheckInputs(Tensor hiddenStates, Tensor encoderHiddenStates, (Tensor Cos, Tensor Sin)? rotary)
+    private void CheckInputs(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor timestep, (Tensor Cos, Tensor Sin)? rotary)
     {
         var c = Config;
         if (hiddenStates.dim() != 5 || hiddenStates.shape[2] != c.InChannels)
             throw new ArgumentException($"CogVideoX transformer: hidden_states must be (B, F, {c.InChannels}, H, W), got [{string.Join(", ", hiddenStates.shape)}].");
+        if (timestep.dim() > 1 || (timestep.dim() == 1 && timestep.shape[0] != 1 && timestep.shape[0] != hiddenStates.shape[0]))
+            throw new ArgumentException($"CogVideoX transformer: timestep must be a scalar or one value per sample, got [{string.Join(", ", timestep.shape)}] for batch {hiddenStates.shape[0]}.");
         if (hiddenStates.shape[3] % c.PatchSize != 0 || hiddenStates.shape[4] % c.PatchSize != 0)
             throw new ArgumentException($"CogVideoX transformer: latent height and width must be multiples of the patch size {c.PatchSize}, got {hiddenStates.shape[3]}x{hiddenStates.shape[4]}.");
         if (encoderHiddenStates.dim() != 3 || encoderHiddenStates.shape[0] != hiddenStates.shape[0] || encoderHiddenStates.shape[2] != c.TextEmbedDim)
