@@ -2,6 +2,7 @@ using MotionTune.IO;
 using MotionTune.Models.Autoencoders;
 using MotionTune.Models.Layers;
 using MotionTune.Models.Transformers;
+using MotionTune.Presets;
 using MotionTune.Runtime;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -9,23 +10,23 @@ using static TorchSharp.torch;
 namespace MotionTune.Tests.Models;
 
 /// <summary>
-/// The published CogVideoX configs (reconstructed in Configs/) build on the meta device with the checkpoints' tensor
-/// names and shapes (Snapshots/, one "name\tshape" line per tensor) and the published parameter counts.
-/// Set MOTIONTUNE_UPDATE_SNAPSHOTS=1 to (re)write a snapshot, then review the diff by hand.
+/// The published CogVideoX configs (reconstructed in src/MotionTune/Presets) build on the meta device with the
+/// checkpoints' tensor names and shapes (Models/Snapshots) and the published parameter counts.
 /// </summary>
 public sealed class CogVideoXFullSizeTests(ITestOutputHelper output)
 {
+    static CogVideoXFullSizeTests() => TorchRuntime.Initialize();
+
     [Theory]
-    [InlineData("cogvideox-2b-transformer", 1_693_783_872L)] // CogVideoX-2b: 1.69 B
-    [InlineData("cogvideox-5b-transformer", 5_570_283_072L)] // CogVideoX-5b: 5.57 B
-    public void TransformerBuildsOnMetaWithTheCheckpointLayout(string name, long expectedParameters)
+    [InlineData(ModelPresets.CogVideoX2bTransformer, "cogvideox2b_transformer", 1_693_783_872L)] // CogVideoX-2b: 1.69 B
+    [InlineData(ModelPresets.CogVideoX5bTransformer, "cogvideox5b_transformer", 5_570_283_072L)] // CogVideoX-5b: 5.57 B
+    public void TransformerBuildsOnMetaWithTheCheckpointLayout(string preset, string snapshot, long expectedParameters)
     {
-        TorchRuntime.Initialize();
-        var config = ConfigFile.Load<CogVideoXTransformer3DConfig>(ConfigPath(name), warn: w => Assert.Fail(w));
+        var config = ConfigFile.Load<CogVideoXTransformer3DConfig>(ModelPresets.PathOf(preset), warn: w => Assert.Fail(w));
         using (ParameterFactory.Scope(META))
         {
             using var model = new CogVideoXTransformer3DModel(config);
-            CheckLayout(model, name, expectedParameters);
+            CheckLayout(model, snapshot, expectedParameters);
             Assert.Equal(config.NumLayers * 4, model.AttentionProjections().Count());
         }
     }
@@ -33,47 +34,21 @@ public sealed class CogVideoXFullSizeTests(ITestOutputHelper output)
     [Fact]
     public void VaeBuildsOnMetaWithTheCheckpointLayout()
     {
-        TorchRuntime.Initialize();
-        const string name = "cogvideox-2b-vae";
-        var config = ConfigFile.Load<AutoencoderKLCogVideoXConfig>(ConfigPath(name), warn: w => Assert.Fail(w));
+        var config = ConfigFile.Load<AutoencoderKLCogVideoXConfig>(ModelPresets.PathOf(ModelPresets.CogVideoX2bVae), warn: w => Assert.Fail(w));
         using (ParameterFactory.Scope(META))
         {
             using var model = new AutoencoderKLCogVideoX(config);
-            CheckLayout(model, name, 215_583_907L); // 431 MB in 16-bit
+            CheckLayout(model, "cogvideox2b_vae", 215_583_907L); // 431 MB in 16-bit
         }
     }
 
-    private void CheckLayout(nn.Module model, string name, long expectedParameters)
+    private void CheckLayout(nn.Module model, string snapshot, long expectedParameters)
     {
         var state = model.state_dict();
         long count = state.Values.Sum(t => t.numel());
-        output.WriteLine($"{name}: {state.Count} tensors, {count:N0} parameters");
-        var lines = state.OrderBy(kv => kv.Key, StringComparer.Ordinal)
-            .Select(kv => $"{kv.Key}\t[{string.Join(", ", kv.Value.shape)}]").ToList();
-
-        var snapshot = Path.Combine(ModelsTestDir, "Snapshots", name + ".txt");
-        if (Environment.GetEnvironmentVariable("MOTIONTUNE_UPDATE_SNAPSHOTS") == "1")
-            File.WriteAllLines(snapshot, lines);
-        Assert.True(File.Exists(snapshot), $"Snapshot {snapshot} is missing; run with MOTIONTUNE_UPDATE_SNAPSHOTS=1 and review it.");
-        var expected = File.ReadAllLines(snapshot);
-        var missing = expected.Except(lines).Take(5).ToList();
-        var extra = lines.Except(expected).Take(5).ToList();
-        Assert.True(missing.Count == 0 && extra.Count == 0,
-            $"{name} differs from {snapshot}: not built [{string.Join("; ", missing)}], not in snapshot [{string.Join("; ", extra)}].");
+        output.WriteLine($"{snapshot}: {state.Count} tensors, {count:N0} parameters");
+        Assert.Equal(state.Count, model.named_parameters().Count()); // no buffers: the snapshot covers the whole checkpoint
+        ShapeSnapshot.AssertMatches(model, $"tests/MotionTune.Tests/Models/Snapshots/{snapshot}.txt");
         Assert.Equal(expectedParameters, count);
-    }
-
-    private static string ConfigPath(string name) => Path.Combine(ModelsTestDir, "Configs", name + ".json");
-
-    /// <summary>tests/MotionTune.Tests/Models in the source tree (configs and snapshots are read from there, not copied).</summary>
-    private static string ModelsTestDir
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "MotionTune.sln")))
-                    return Path.Combine(dir.FullName, "tests", "MotionTune.Tests", "Models");
-            throw new DirectoryNotFoundException($"Repository root (MotionTune.sln) not found above {AppContext.BaseDirectory}.");
-        }
     }
 }

@@ -52,7 +52,12 @@ public sealed class CogVideoXSafeConv3d : nn.Module<Tensor, Tensor>
         return cat(outputs, 2).MoveToOuterDisposeScope();
     }
 
-    private Tensor Convolve(Tensor input) => F.conv3d(input, weight, bias, _stride, _padding);
+    private Tensor Convolve(Tensor input)
+    {
+        var output = F.conv3d(input, weight, bias, _stride, _padding);
+        FlopCounter.AddConvolution(output, weight);
+        return output;
+    }
 }
 
 /// <summary>

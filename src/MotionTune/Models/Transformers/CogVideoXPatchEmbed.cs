@@ -21,7 +21,7 @@ public sealed class CogVideoXPatchEmbed : nn.Module
 
     private readonly CogVideoXTransformer3DConfig _config;
     private readonly bool _sinCos;
-    private readonly TableCache _cache = new();
+    private readonly TensorCache _positions = new();
 
     /// <summary>Creates the layer for <paramref name="config"/>.</summary>
     public CogVideoXPatchEmbed(CogVideoXTransformer3DConfig config) : base(nameof(CogVideoXPatchEmbed))
@@ -40,7 +40,7 @@ public sealed class CogVideoXPatchEmbed : nn.Module
                 {
                     // diffusers starts the learned table from the sin-cos table; the checkpoint overwrites it.
                     pos_embedding.zero_();
-                    using var table = SinCosTable(LatentFrames(config.SampleFrames), config.SampleHeight / p, config.SampleWidth / p, pos_embedding.device);
+                    using var table = SinCosTable(LatentFrames(config.SampleFrames), config.SampleHeight / p, config.SampleWidth / p);
                     pos_embedding[0, TensorIndex.Slice(config.MaxTextSeqLength)].copy_(table);
                 }
         }
@@ -64,6 +64,7 @@ public sealed class CogVideoXPatchEmbed : nn.Module
         // rearranging the dim-channel output of a Conv2d into token order.
         var patches = imageEmbeds.view(b, f, c, hp, p, wp, p).permute(0, 1, 3, 5, 2, 4, 6).reshape(b, f * hp * wp, c * p * p);
         var video = F.linear(patches, proj.weight.view(proj.weight.shape[0], -1), proj.bias);
+        FlopCounter.AddLinear(patches, c * p * p, proj.weight.shape[0]);
 
         if (_sinCos || pos_embedding is not null)
             video = video + Positions(f, hp, wp, video.device, video.dtype);
@@ -85,47 +86,12 @@ public sealed class CogVideoXPatchEmbed : nn.Module
             if (frames == LatentFrames(_config.SampleFrames))
                 return pos_embedding[TensorIndex.Colon, TensorIndex.Slice(_config.MaxTextSeqLength)].to(dtype, device);
         }
-        return _cache.Get(frames, rows, columns, device, dtype, () => SinCosTable(frames, rows, columns, device).unsqueeze(0));
+        return _positions.Get((frames, rows, columns), device, dtype, () => SinCosTable(frames, rows, columns).unsqueeze(0));
     }
 
-    private Tensor SinCosTable(long frames, long rows, long columns, Device device) =>
+    private Tensor SinCosTable(long frames, long rows, long columns) =>
         CogVideoXPositions.SinCos3D(_config.InnerDim, (int)rows, (int)columns, (int)frames,
-            _config.SpatialInterpolationScale, _config.TemporalInterpolationScale, device);
+            _config.SpatialInterpolationScale, _config.TemporalInterpolationScale);
 
     private int LatentFrames(int sampleFrames) => (sampleFrames - 1) / _config.TemporalCompressionRatio + 1;
-
-    /// <inheritdoc />
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) _cache.Clear();
-        base.Dispose(disposing);
-    }
-
-    /// <summary>The last sin-cos table, kept between denoising steps (not a module buffer, so not in the state dict).</summary>
-    private sealed class TableCache
-    {
-        private (long, long, long, string, ScalarType)? _key;
-        private Tensor? _table;
-
-        public Tensor Get(long frames, long rows, long columns, Device device, ScalarType dtype, Func<Tensor> build)
-        {
-            var key = (frames, rows, columns, device.ToString(), dtype);
-            if (_table is null || _key != key)
-            {
-                Clear();
-                using (no_grad())
-                using (NewDisposeScope())
-                    _table = build().to(dtype).DetachFromDisposeScope(); // the scope frees the float64 original
-                _key = key;
-            }
-            return _table!.alias();
-        }
-
-        public void Clear()
-        {
-            _table?.Dispose();
-            _table = null;
-            _key = null;
-        }
-    }
 }

@@ -1,3 +1,4 @@
+using MotionTune.Models.Layers;
 using static TorchSharp.torch;
 
 namespace MotionTune.Models.Transformers;
@@ -11,43 +12,30 @@ namespace MotionTune.Models.Transformers;
 public static class CogVideoXPositions
 {
     /// <summary>
-    /// 3D sin-cos positions, (frames · height · width, <paramref name="embedDim"/>) in float64, tokens ordered frame,
-    /// row, column. The first quarter of the channels encodes the frame, the next three eighths the column and the last
-    /// three eighths the row (diffusers' meshgrid puts the column coordinate first).
+    /// 3D sin-cos positions (diffusers' <c>get_3d_sincos_pos_embed</c>), (frames · height · width, <paramref name="embedDim"/>)
+    /// float32 on the CPU, tokens ordered frame, row, column. The first quarter of the channels encodes the frame, the next
+    /// three eighths the column and the last three eighths the row (diffusers' meshgrid puts the column coordinate first).
     /// </summary>
     public static Tensor SinCos3D(int embedDim, int gridHeight, int gridWidth, int frames,
-        double spatialInterpolationScale = 1.0, double temporalInterpolationScale = 1.0, Device? device = null)
+        double spatialInterpolationScale = 1.0, double temporalInterpolationScale = 1.0)
     {
         if (embedDim % 16 != 0) throw new ArgumentException($"3D sin-cos positions need a width divisible by 16, got {embedDim}.");
         using var scope = NewDisposeScope();
         int spatialDim = 3 * embedDim / 4, temporalDim = embedDim / 4;
         long tokens = (long)gridHeight * gridWidth;
 
-        // Grids are float32 as in diffusers; the sinusoids are evaluated in float64.
-        var rows = arange(gridHeight, ScalarType.Float32, device) / spatialInterpolationScale;
-        var columns = arange(gridWidth, ScalarType.Float32, device) / spatialInterpolationScale;
-        var columnOfToken = columns.repeat(gridHeight);
-        var rowOfToken = rows.repeat_interleave(gridWidth);
-        var spatial = cat([SinCos1D(spatialDim / 2, columnOfToken), SinCos1D(spatialDim / 2, rowOfToken)], 1);
-
-        var time = arange(frames, ScalarType.Float32, device) / temporalInterpolationScale;
-        var temporal = SinCos1D(temporalDim, time);
+        // Grid coordinates are float32 as in diffusers; SinCosPositions evaluates the sinusoids in float64.
+        var rows = arange(gridHeight, ScalarType.Float32) / spatialInterpolationScale;
+        var columns = arange(gridWidth, ScalarType.Float32) / spatialInterpolationScale;
+        var spatial = cat([
+            SinCosPositions.OneD(spatialDim / 2, columns.repeat(gridHeight)),
+            SinCosPositions.OneD(spatialDim / 2, rows.repeat_interleave(gridWidth))], 1);
+        var temporal = SinCosPositions.OneD(temporalDim, arange(frames, ScalarType.Float32) / temporalInterpolationScale);
 
         var table = cat([
             temporal.unsqueeze(1).expand(frames, tokens, temporalDim),
             spatial.unsqueeze(0).expand(frames, tokens, spatialDim)], -1);
         return table.reshape(frames * tokens, embedDim).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>[sin, cos] of positions times 1/10000^(i/(dim/2)), i &lt; dim/2, in float64 (diffusers' 1D sin-cos).</summary>
-    private static Tensor SinCos1D(int dim, Tensor positions)
-    {
-        if (dim % 2 != 0) throw new ArgumentException($"1D sin-cos positions need an even width, got {dim}.");
-        using var scope = NewDisposeScope();
-        var omega = arange(dim / 2, ScalarType.Float64, positions.device) / (dim / 2.0);
-        omega = 1.0 / full_like(omega, 10000.0).pow(omega);
-        var angles = positions.to(ScalarType.Float64).outer(omega);
-        return cat([angles.sin(), angles.cos()], 1).MoveToOuterDisposeScope();
     }
 
     /// <summary>

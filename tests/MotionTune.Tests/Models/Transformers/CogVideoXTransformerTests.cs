@@ -1,3 +1,5 @@
+using MotionTune.Customization;
+using MotionTune.Models.Layers;
 using MotionTune.Models.Transformers;
 using MotionTune.Runtime;
 using static TorchSharp.torch;
@@ -55,7 +57,7 @@ public sealed class CogVideoXTransformerTests
         const double spatialScale = 1.875;
         var table = CogVideoXPositions.SinCos3D(dim, rows, columns, frames, spatialScale, 1.0);
         Assert.Equal([frames * rows * columns, dim], table.shape);
-        var values = table.data<double>().ToArray();
+        var values = table.data<float>().ToArray();
 
         // [frame: 8 | column: 12 | row: 12], each block [sin(p·ω_k), cos(p·ω_k)] with ω_k = 10000^(−k / (block/2)).
         static IEnumerable<double> Block(int width, double position) =>
@@ -194,5 +196,10 @@ public sealed class CogVideoXTransformerTests
                 Assert.Equal(42f, model.state_dict()[name + ".weight"][0, 0].item<float>());
             }
         Assert.Equal("transformer_blocks.1.attn1.to_out.0", projections[^1].Name);
+
+        // They are exactly what the paper's LoRA preset targets in CogVideoX.
+        var preset = LoraTargets.Preset(Architecture.CogVideoX, "temporal-qkvo");
+        var targeted = model.named_modules().Where(m => m.module is Linear && preset.Matches(m.name)).Select(m => m.name);
+        Assert.Equal(projections.Select(p => p.Name).Order(), targeted.Order());
     }
 }
