@@ -64,6 +64,7 @@ public sealed class CogVideoXBlock : nn.Module
     /// <summary>CogVideoX's attention processor on the joint sequence x (B, S, dim).</summary>
     private Tensor Attend(Tensor x, CogVideoXRotary? rotary)
     {
+        using var scope = NewDisposeScope(); // frees q, k, v and friends before the feed-forward runs
         long b = x.shape[0], s = x.shape[1];
         int heads = attn1.Heads, d = attn1.DimHead;
         // Heads are split as (B, S, heads, d) first: the per-head norms and the rotation act on the last dimension, so they
@@ -79,6 +80,6 @@ public sealed class CogVideoXBlock : nn.Module
             k = rotary.Apply(k);
         }
         var output = Attention.MergeHeads(Attention.Attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)));
-        return attn1.to_out[1].forward(attn1.to_out[0].forward(output));
+        return attn1.to_out[1].forward(attn1.to_out[0].forward(output)).MoveToOuterDisposeScope();
     }
 }

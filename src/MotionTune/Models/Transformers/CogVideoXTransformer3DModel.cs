@@ -97,19 +97,24 @@ public sealed class CogVideoXTransformer3DModel : nn.Module
             : null;
         foreach (var block in transformer_blocks)
         {
+            Tensor nextVideo, nextText;
             if (GradientCheckpointing && is_grad_enabled())
             {
                 // The checkpoint carries one tensor, so the block's two outputs travel joined as [text, video].
-                var joint = GradientCheckpoint.Run(
+                using var joint = GradientCheckpoint.Run(
                     a => JoinedBlock(block, a[0]!, a[1]!, a[2]!, a[3] is null ? null : new CogVideoXRotary(a[3]!, a[4]!)),
                     video, text, temb, rotary?.Cos, rotary?.SinSigned);
-                text = joint[TensorIndex.Colon, TensorIndex.Slice(0, textLength)];
-                video = joint[TensorIndex.Colon, TensorIndex.Slice(textLength)];
+                nextText = joint[TensorIndex.Colon, TensorIndex.Slice(0, textLength)];
+                nextVideo = joint[TensorIndex.Colon, TensorIndex.Slice(textLength)];
             }
             else
             {
-                (video, text) = block.forward(video, text, temb, rotary);
+                (nextVideo, nextText) = block.forward(video, text, temb, rotary);
             }
+            // Release the previous block's outputs now rather than at the end of the pass (autograd keeps what it needs).
+            video.Dispose();
+            text.Dispose();
+            (video, text) = (nextVideo, nextText);
         }
 
         // 4. Output norm and projection
