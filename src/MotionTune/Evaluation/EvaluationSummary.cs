@@ -127,6 +127,28 @@ public sealed class EvaluationSummary
         return text.ToString();
     }
 
+    /// <summary>
+    /// Markdown in the layout of the paper's Table 2: one row per setting ("Latte (τ = 700)"; filter the records to the
+    /// settings to compare), the best value of each standard metric over all rows in bold.
+    /// </summary>
+    public string ToComparisonMarkdown()
+    {
+        var text = new StringBuilder("| Method |");
+        foreach (var n in MetricNames) text.Append(' ').Append(Cell(Evaluation.MetricNames.Heading(n))).Append(" |");
+        text.Append(" Samples |\n|---|");
+        foreach (var _ in MetricNames) text.Append("---:|");
+        text.Append("---:|\n");
+        var rows = Overall.ToArray();
+        foreach (var row in rows)
+        {
+            var method = $"{row.Model}{(row.Variant.Length > 0 ? $" [{row.Variant}]" : "")} (τ = {row.Tau.ToString(CultureInfo.InvariantCulture)})";
+            text.Append("| ").Append(Cell(method)).Append(" |");
+            foreach (var n in MetricNames) text.Append(' ').Append(Value(row, n, rows)).Append(" |");
+            text.Append(' ').Append(row.Samples.ToString(CultureInfo.InvariantCulture)).Append(" |\n");
+        }
+        return text.ToString();
+    }
+
     private static string Value(SummaryRow row, string name, SummaryRow[] peers)
     {
         var value = Format(name, row.Metrics[name].Mean);

@@ -63,7 +63,7 @@ public sealed record ProbeSummary
     public IReadOnlyList<ProbeCellSummary> TradeOffRow => Cells.Where(c => c.TauEnd == 0).OrderBy(c => c.TauStart).ToArray();
 
     /// <summary>Averages validated per-video results, all measured on one grid, and applies the τ rule.</summary>
-    /// <exception cref="ArgumentException">No results, results on different grids, or a video twice.</exception>
+    /// <exception cref="ArgumentException">No results, results on different grids or of different models, or a video twice.</exception>
     public static ProbeSummary Aggregate(IEnumerable<ProbeVideoResult> results)
     {
         var list = results.ToArray();
@@ -75,7 +75,9 @@ public sealed record ProbeSummary
             throw new ArgumentException($"probe results on different grids: '{list[0].Video}' on {grid}, '{otherGrid.Video}' on {otherGrid.Grid}.", nameof(results));
         var twice = list.GroupBy(r => r.Video).FirstOrDefault(g => g.Count() > 1);
         if (twice is not null) throw new ArgumentException($"video '{twice.Key}' appears {twice.Count()} times.", nameof(results));
-        var models = list.Select(r => r.Model).Distinct().ToArray();
+        var models = list.Select(r => r.Model).Where(m => m.Length > 0).Distinct().ToArray();
+        if (models.Length > 1)
+            throw new ArgumentException($"probe results of different models ({string.Join(", ", models.Select(m => $"'{m}'"))}) cannot be averaged together; keep one results folder per model.", nameof(results));
 
         var cells = grid.Cells.Select(cell =>
         {
@@ -88,7 +90,7 @@ public sealed record ProbeSummary
 
         return new ProbeSummary
         {
-            Model = string.Join(", ", models.Where(m => m.Length > 0)),
+            Model = models.FirstOrDefault() ?? "",
             Interval = grid.Interval,
             MaxTimestep = grid.MaxTimestep,
             Videos = list.Select(r => r.Video).Order(StringComparer.Ordinal).ToArray(),

@@ -183,6 +183,11 @@ public sealed class EvaluationRecordTests : IDisposable
         Assert.Contains("Per edit kind:", markdown);
         Assert.Contains("| ModelScope | 700 | Style | 21.00 | 91.00 | 20.00 | – | 2 |", markdown);
 
+        var comparison = summary.ToComparisonMarkdown();
+        Assert.StartsWith("| Method | Text Align. ↑ | Temp. Const. ↑ | Pick Score ↑ | leakage | Samples |\n|---|---:|", comparison);
+        Assert.Contains("| Latte (τ = 0) | **31.00** | **97.00** | 21.00 | 0.250 | 1 |", comparison);
+        Assert.Contains("| ModelScope (τ = 1000) | 11.00 | 81.00 | **25.00** | – | 2 |", comparison);
+
         var csv = PathOf("summary.csv");
         summary.WriteCsv(csv);
         var rows = Csv.ReadFile(csv);

@@ -163,6 +163,8 @@ public sealed class ProbeDataTests : IDisposable
         Assert.Throws<ArgumentException>(() => ProbeSummary.Aggregate([results[0], results[0]]));
         Assert.Throws<ArgumentException>(() => ProbeSummary.Aggregate([results[0], SyntheticProbe.Video("d", 1)]));
         Assert.Throws<ArgumentException>(() => ProbeSummary.Aggregate([]));
+        var e = Assert.Throws<ArgumentException>(() => ProbeSummary.Aggregate([results[0], results[1] with { Model = "Latte" }, results[2] with { Model = "CogVideoX" }]));
+        Assert.Contains("different models", e.Message);
     }
 
     [Fact]

@@ -1,5 +1,8 @@
 using MotionTune.Evaluation;
 using MotionTune.Reports;
+using MotionTune.Runtime;
+using MotionTune.Tests.Video;
+using MotionTune.Video;
 using MotionTune.Tests.Evaluation;
 using MotionTune.Tests.Probe;
 
@@ -9,7 +12,11 @@ public sealed class HtmlReportTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("motiontune-html-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        // MOTIONTUNE_KEEP_TEST_OUTPUT=1 keeps the pages for a look.
+        if (Environment.GetEnvironmentVariable("MOTIONTUNE_KEEP_TEST_OUTPUT") != "1") Directory.Delete(_dir, recursive: true);
+    }
 
     private string Touch(string relative, byte[]? bytes = null)
     {
@@ -92,5 +99,19 @@ public sealed class HtmlReportTests : IDisposable
         Assert.Contains("<img src=\"r_media/demo.gif\"", html);
         Assert.Single(Directory.EnumerateFiles(Path.Combine(_dir, "r_media")));
         Assert.Contains("<b>custom</b>", html);
+    }
+
+    [Fact]
+    public void AFrameFolderReferenceIsConvertedToMp4()
+    {
+        TorchRuntime.Initialize();
+        var frames = Path.Combine(_dir, "videos", "bear");
+        using (var video = SyntheticVideo.GreyTexture(6, 32, 48, 1, 0)) VideoFile.WriteFrames(frames, video);
+        var report = new HtmlReport { Videos = [new ReportVideo("bear", "A bear walks.", frames, [])] };
+        var html = File.ReadAllText(report.Write(Path.Combine(_dir, "r.html")));
+        Assert.Contains("<video src=\"r_media/bear.mp4\"", html);
+        using var clip = VideoFile.Read(Path.Combine(_dir, "r_media", "bear.mp4"));
+        Assert.Equal(6, clip.FrameCount);
+        Assert.Equal(48, clip.Width);
     }
 }
