@@ -25,6 +25,23 @@ public sealed record JsonlIssue(string Path, int LineNumber, string Message)
 /// (<see cref="ShardMerge"/>).
 /// </para>
 /// </summary>
+/// <example>
+/// An evaluation runner's loop for one shard:
+/// <code>
+/// var dataset = TgveDataset.Load(csvPath, videoFolder, new TgveLoadOptions { SkipMissingVideos = skipMissing });
+/// var done = EvaluationJsonl.CompletedKeys(jsonlPath);
+/// using var results = EvaluationJsonl.Open(jsonlPath);
+/// foreach (var entry in shard.Select(dataset.Entries))       // shard = ShardSpec.Parse("i/n")
+///     foreach (var (kind, prompt) in entry.Prompts)
+///         foreach (var seed in seeds)
+///         {
+///             if (done.Contains(new SampleKey(model, variant, tau, entry.Video, kind, seed))) continue;
+///             // customize once per video, sample, measure ...
+///             results.Append(new EvaluationRecord { Model = model, Variant = variant, Tau = tau, Video = entry.Video,
+///                 VideoIndex = entry.Index, PromptKind = kind, Prompt = prompt, Seed = seed, TextAlignment = ..., ... });
+///         }
+/// </code>
+/// </example>
 public sealed class EvaluationJsonl : IDisposable
 {
     private readonly FileStream _stream;

@@ -28,6 +28,19 @@ public enum ProbeResultState
 /// finished video. A run asks <see cref="Pending"/> for the videos still to do; a corrupt or stale file counts as not
 /// done (a warning says why) and is replaced when the video is saved again.
 /// </summary>
+/// <example>
+/// A probe runner's loop:
+/// <code>
+/// var store = new ProbeResultStore(resultsFolder, ProbeGrid.Default);
+/// foreach (var job in store.Pending(jobs))           // jobs: video, caption c, edited caption c′
+/// {
+///     // invert with c, resample every store.Grid.Cells window, measure ...
+///     store.Save(new ProbeVideoResult { Video = job.Video, Caption = job.Caption, EditedCaption = job.EditedCaption,
+///                                       BaseClipScore = baseScore, Cells = cells, Model = modelName });
+/// }
+/// ProbeReport.Write(outputFolder, store.LoadAll().Results);   // tables, figures, recommended τ
+/// </code>
+/// </example>
 public sealed class ProbeResultStore
 {
     /// <summary>The results folder.</summary>

@@ -97,6 +97,11 @@ public sealed class HtmlReport
     public string Write(string htmlPath)
     {
         var media = new MediaFolder(MediaFolderFor(htmlPath));
+        // Files the caller already wrote into the media folder keep their names; copies must not take them.
+        media.Reserve(Figures.Select(f => f.Path)
+            .Concat(Videos.Select(v => v.ReferencePath))
+            .Concat(Videos.SelectMany(v => v.Prompts.SelectMany(p => p.Samples.Select(s => s.MediaPath))))
+            .OfType<string>());
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
             .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
@@ -226,6 +231,12 @@ public sealed class HtmlReport
         private readonly Dictionary<string, string> _copies = new(StringComparer.Ordinal);
         private readonly HashSet<string> _names = new(StringComparer.OrdinalIgnoreCase);
 
+        public void Reserve(IEnumerable<string> paths)
+        {
+            foreach (var path in paths)
+                if (Path.GetDirectoryName(Path.GetFullPath(path)) == folder) _names.Add(Path.GetFileName(path));
+        }
+
         public string Add(string path)
         {
             var source = Path.GetFullPath(path);
@@ -237,8 +248,7 @@ public sealed class HtmlReport
             string name;
             if (playable && Path.GetDirectoryName(source) == folder)
             {
-                name = Path.GetFileName(source); // already in the media folder (written there by the caller)
-                _names.Add(name);
+                name = Path.GetFileName(source); // already in the media folder (written there by the caller), reserved
             }
             else
             {

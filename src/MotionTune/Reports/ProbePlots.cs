@@ -130,13 +130,15 @@ public static class ProbePlots
         for (int r = 0; r < starts.Length; r++)
             for (int c = 0; c < ends.Count; c++)
             {
-                if (!double.IsFinite(data[r, c])) continue;
+                if (!double.IsFinite(data[r, c]))
+                {
+                    // A window of the grid whose value could not be computed (no finite value from any video).
+                    if (ends[c] < starts[r]) AddCellText(plot, "n/a", ends[c], starts[r], starts.Length, Colors.Gray);
+                    continue;
+                }
                 double fraction = max > min ? (data[r, c] - min) / (max - min) : 0.5;
-                var text = plot.Add.Text(data[r, c].ToString(format, CultureInfo.InvariantCulture), ends[c], starts[r]);
-                text.Alignment = Alignment.MiddleCenter;
-                text.LabelFontSize = starts.Length > 12 ? 8 : 11;
-                text.LabelFontColor = fraction > 0.6 ? Colors.Black : Colors.White;
-                text.LabelFontName = FontFamily;
+                AddCellText(plot, data[r, c].ToString(format, CultureInfo.InvariantCulture), ends[c], starts[r], starts.Length,
+                    fraction > 0.6 ? Colors.Black : Colors.White);
             }
 
         var colorBar = plot.Add.ColorBar(heatmap);
@@ -151,6 +153,15 @@ public static class ProbePlots
         plot.HideGrid();
         plot.Title(Title(title, summary));
         return Save(plot, pathWithoutExtension);
+    }
+
+    private static void AddCellText(Plot plot, string value, double x, double y, int rows, Color color)
+    {
+        var text = plot.Add.Text(value, x, y);
+        text.Alignment = Alignment.MiddleCenter;
+        text.LabelFontSize = rows > 12 ? 8 : 11;
+        text.LabelFontColor = color;
+        text.LabelFontName = FontFamily;
     }
 
     private static ScottPlot.TickGenerators.NumericManual Ticks(IEnumerable<int> values)

@@ -90,14 +90,17 @@ public sealed class HtmlReportTests : IDisposable
     public void MediaAlreadyInTheMediaFolderIsReferencedInPlace()
     {
         var htmlPath = Path.Combine(_dir, "r.html");
-        var inPlace = Touch(Path.Combine("r_media", "demo.gif"));
+        var inPlace = Touch(Path.Combine("r_media", "demo.gif"), [1, 1, 1]);
+        var elsewhere = Touch(Path.Combine("other", "demo.gif"), [2, 2]); // same name, listed first: must not overwrite
         var report = new HtmlReport
         {
-            Videos = [new ReportVideo("demo", "a caption", inPlace, [new ReportPrompt("custom", "a prompt", [new ReportSample("seed 0", inPlace, new Dictionary<string, double>())])])],
+            Videos = [new ReportVideo("demo", "a caption", elsewhere, [new ReportPrompt("custom", "a prompt", [new ReportSample("seed 0", inPlace, new Dictionary<string, double>())])])],
         };
         var html = File.ReadAllText(report.Write(htmlPath));
-        Assert.Contains("<img src=\"r_media/demo.gif\"", html);
-        Assert.Single(Directory.EnumerateFiles(Path.Combine(_dir, "r_media")));
+        Assert.Contains("<img src=\"r_media/demo.gif\" alt=\"seed 0\"", html);
+        Assert.Contains("<img src=\"r_media/demo_2.gif\" alt=\"demo\"", html);
+        Assert.Equal([1, 1, 1], File.ReadAllBytes(inPlace));
+        Assert.Equal([2, 2], File.ReadAllBytes(Path.Combine(_dir, "r_media", "demo_2.gif")));
         Assert.Contains("<b>custom</b>", html);
     }
 

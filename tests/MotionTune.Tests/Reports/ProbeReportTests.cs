@@ -59,6 +59,8 @@ public sealed class ProbeReportTests : IDisposable
         results[0] = r with { Cells = r.Cells.Select(c => c.TauStart == 1000 ? c with { FlowSimilarity = double.NaN } : c).ToArray() };
         var files = ProbeReport.Write(_dir, results);
         Assert.True(new FileInfo(files.FlowHeatmap.Png).Length > 10_000);
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(files.FlowHeatmap.Svg), @">\s*n/a\s*<").Count); // the four τ_start = 1000 windows
+        Assert.DoesNotContain("n/a", File.ReadAllText(files.ClipHeatmap.Svg));
         Assert.True(new FileInfo(files.TradeOff.Png).Length > 10_000);
     }
 }
