@@ -15,18 +15,14 @@ namespace MotionTune.Bench;
 /// Customization on full-size Latte-1 with random bf16 weights (issue 8): training step time and peak memory for LoRA
 /// (with and without gradient checkpointing) and the full-parameter variant, and the sampling step time of the base
 /// model, a merged LoRA and a separate LoRA path.
-/// Usage: <c>motiontune-bench customization &lt;latte config.json&gt; [frames=16] [latent side=64] [steps=20]</c>.
+/// Usage: <c>motiontune-bench customization [latte config.json (default: the Latte-1 preset)] [frames=16] [latent side=64] [steps=20]</c>.
 /// </summary>
 public static class CustomizationBench
 {
     /// <summary>Runs the benchmark and prints one line per measurement.</summary>
     public static int Run(string[] args)
     {
-        if (args.Length < 1)
-        {
-            Console.Error.WriteLine("usage: customization <latte transformer config.json> [frames=16] [latent side=64] [steps=20]");
-            return 2;
-        }
+        if (args.Length == 0) args = [MotionTune.Presets.ModelPresets.PathOf(MotionTune.Presets.ModelPresets.Latte1Transformer)];
         TorchRuntime.Initialize();
         if (!TorchRuntime.CudaAvailable) { Console.Error.WriteLine("needs a CUDA device"); return 2; }
         var config = ConfigFile.Load<LatteTransformer3DConfig>(args[0]);

@@ -16,11 +16,14 @@ public static class Program
     private static readonly Dictionary<string, Func<BenchCase>> Cases = new()
     {
         ["latte"] = () => new LatteCase(),
+        ["cogvideox"] = () => new CogVideoXCase(),
+        ["cogvideox5b"] = () => new CogVideoXCase(MotionTune.Presets.ModelPresets.CogVideoX5bTransformer),
     };
 
     /// <summary>Entry point.</summary>
     public static int Main(string[] args)
     {
+        if (args is ["customization", .. var rest]) return CustomizationBench.Run(rest);
         var options = Options.Parse(args);
         TorchRuntime.Initialize(options.LibTorch);
         var device = TorchRuntime.ParseDevice(options.Device);
@@ -42,6 +45,9 @@ public static class Program
             table.AddRow(r.Model, $"{r.Parameters / 1e9:F2} B", $"{r.SamplingStepMs:F1} ms", $"{r.SamplingTflops:F0}",
                 $"{r.SamplingTflops / 790 * 100:F0} %", $"{r.TrainingStepMs:F1} ms", $"{r.TrainingPeakGiB:F2} GiB", Markup.Escape(r.MemoryMethod));
         AnsiConsole.Write(table);
+        foreach (var r in results)
+            foreach (var (name, value) in r.Extra)
+                AnsiConsole.MarkupLine($"{Markup.Escape(r.Model)}: {Markup.Escape(name)} = {value:F2}");
 
         if (options.Json is { } json)
         {

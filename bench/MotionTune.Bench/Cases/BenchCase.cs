@@ -59,6 +59,9 @@ public abstract class BenchCase
     /// <summary>Random inputs for a batch.</summary>
     public abstract object Inputs(int batch, Device device, ScalarType dtype);
 
+    /// <summary>Model-specific extra figures (e.g. the VAE decode of one video), by name.</summary>
+    public virtual Dictionary<string, double> Extras(Device device, int warmup, int runs, Action<string> log) => [];
+
     /// <summary>Runs the standard measurements.</summary>
     public CaseResult Run(Device device, int warmup, int runs, Action<string> log)
     {
@@ -101,6 +104,10 @@ public abstract class BenchCase
         var training = Measure.Time(device, TrainStep, warmup, runs);
         var trainingPeak = Measure.PeakMemory(device, TrainStep);
         model.eval();
+        optimizer.Dispose();
+        lora.Detach();
+        model.Dispose();
+        var extras = Extras(device, warmup, runs, log);
 
         return new CaseResult
         {
@@ -108,6 +115,7 @@ public abstract class BenchCase
             SamplingStepMs = sampling.Median, SamplingStepRuns = sampling.Milliseconds,
             TrainingStepMs = training.Median, TrainingStepRuns = training.Milliseconds,
             TrainingPeakGiB = trainingPeak.GiB, SamplingPeakGiB = samplingPeak.GiB, MemoryMethod = trainingPeak.Method,
+            Extra = extras,
         };
     }
 }

@@ -49,6 +49,14 @@ public sealed class CogVideoXCase(string preset = ModelPresets.CogVideoX2bTransf
         return ((CogVideoXTransformer3DModel)model).forward(b.Latents, b.Text, b.Timesteps, b.Rotary);
     }
 
+    /// <inheritdoc />
+    public override Dictionary<string, double> Extras(Device device, int warmup, int runs, Action<string> log)
+    {
+        log($"{Name}: timing the VAE decode of one video");
+        var (time, peak) = MeasureVaeDecode(device, 1, Math.Max(3, runs / 3));
+        return new() { ["vae_decode_ms (17x480x480, CogVideoX-2b VAE)"] = time.Median, ["vae_decode_peak_gib"] = peak.GiB };
+    }
+
     /// <summary>
     /// Decode time (median ms) and peak memory of these latents (1 x 16 x 5 x 60 x 60 → 17 x 480 x 480) through the
     /// CogVideoX-2b VAE with random bf16 weights, frame-batched as diffusers does, with or without spatial tiling.
