@@ -18,7 +18,8 @@ public static class InfoCommand
             var table = new Table().AddColumn("item").AddColumn("value");
             table.AddRow("MotionTune", typeof(TorchRuntime).Assembly.GetName().Version?.ToString() ?? "?");
             table.AddRow("backend", Markup.Escape(TorchRuntime.Describe()));
-            table.AddRow("libtorch", torch.__version__);
+            table.AddRow("libtorch", Markup.Escape(TorchRuntime.LibTorchVersion));
+            table.AddRow("TorchSharp", typeof(torch).Assembly.GetName().Version?.ToString() ?? "?");
             table.AddRow("CPU threads", torch.get_num_threads().ToString());
             table.AddRow("CUDA available", TorchRuntime.CudaAvailable ? "yes" : "no");
             if (TorchRuntime.CudaAvailable)

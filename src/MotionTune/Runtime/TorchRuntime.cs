@@ -87,6 +87,29 @@ public static class TorchRuntime
         return device;
     }
 
+    /// <summary>
+    /// The version of the libtorch in use: for an external install, what its <c>torch/version.py</c> says
+    /// (e.g. <c>2.11.0+cu130</c>); for the bundled one, the libtorch-cpu package version.
+    /// </summary>
+    public static string LibTorchVersion
+    {
+        get
+        {
+            Initialize();
+            if (ExternalLibTorchDirectory is { } dir)
+            {
+                var versionFile = Path.Combine(dir, "..", "version.py");
+                if (File.Exists(versionFile))
+                {
+                    var match = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(versionFile), @"__version__\s*=\s*['""]([^'""]+)['""]");
+                    if (match.Success) return match.Groups[1].Value;
+                }
+                return "unknown (no torch/version.py beside the library folder)";
+            }
+            return torch.__version__;
+        }
+    }
+
     /// <summary>A one-line description of the libtorch in use.</summary>
     public static string Describe() => Source == LibTorchSource.External
         ? $"external libtorch at {ExternalLibTorchDirectory}"

@@ -130,6 +130,8 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask = null)
     {
         if (mask is not null && mask.dtype != ScalarType.Bool && mask.dtype != q.dtype) mask = mask.to(q.dtype);
+        FlopCounter.AddAttention(q, k, v);
+        if (q.is_meta) return empty([.. q.shape[..^1], v.shape[^1]], q.dtype, q.device); // no meta kernel: shapes only
         return F.scaled_dot_product_attention(q, k, v, mask);
     }
 }

@@ -33,7 +33,12 @@ public sealed class Conv2d : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) => F.conv2d(input, weight, bias, _stride, _padding, null, _groups);
+    public override Tensor forward(Tensor input)
+    {
+        var output = F.conv2d(input, weight, bias, _stride, _padding, null, _groups);
+        FlopCounter.AddConvolution(output, weight);
+        return output;
+    }
 }
 
 /// <summary>3D convolution with PyTorch's parameter layout (out, in/groups, kt, kh, kw).</summary>
@@ -61,5 +66,10 @@ public sealed class Conv3d : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) => F.conv3d(input, weight, bias, _stride, _padding, null, _groups);
+    public override Tensor forward(Tensor input)
+    {
+        var output = F.conv3d(input, weight, bias, _stride, _padding, null, _groups);
+        FlopCounter.AddConvolution(output, weight);
+        return output;
+    }
 }

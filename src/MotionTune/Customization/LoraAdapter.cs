@@ -1,0 +1,54 @@
+using MotionTune.Models.Layers;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MotionTune.Customization;
+
+/// <summary>
+/// A LoRA adapter on one <see cref="Linear"/>, as peft defines it: y = W x + b + (alpha / r) · B A dropout(x), with
+/// <c>lora_A</c> (r, in) Kaiming-uniform initialised and <c>lora_B</c> (out, r) zero, so a fresh adapter changes nothing.
+/// The input is cast to the adapter's dtype (fp32 adapters on a bf16 base train in fp32) and the sum back to the base dtype.
+/// </summary>
+public sealed class LoraAdapter : nn.Module, ILinearAdapter
+{
+    /// <summary>Down projection, (rank, in_features).</summary>
+    public readonly Linear lora_A;
+    /// <summary>Up projection, (out_features, rank).</summary>
+    public readonly Linear lora_B;
+
+    /// <summary>alpha / rank.</summary>
+    public double Scaling { get; }
+    /// <summary>Dropout probability on the adapter's input (training only).</summary>
+    public double Dropout { get; }
+    /// <summary>Whether the adapter adds its term now.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Creates an adapter of <paramref name="rank"/> for a layer of the given widths.</summary>
+    public LoraAdapter(long inFeatures, long outFeatures, int rank, double alpha, double dropout = 0) : base(nameof(LoraAdapter))
+    {
+        if (rank <= 0) throw new ArgumentOutOfRangeException(nameof(rank), $"LoRA rank must be positive, got {rank}.");
+        Scaling = alpha / rank;
+        Dropout = dropout;
+        lora_A = new Linear(inFeatures, rank, hasBias: false);   // Kaiming-uniform (a = √5), as peft
+        lora_B = new Linear(rank, outFeatures, hasBias: false);
+        using (no_grad()) lora_B.weight.zero_();
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public Tensor Apply(Tensor input, Tensor baseOutput)
+    {
+        using var scope = NewDisposeScope();
+        var x = input.dtype == lora_A.weight.dtype ? input : input.to(lora_A.weight.dtype);
+        if (Dropout > 0 && training) x = F.dropout(x, Dropout, training);
+        var delta = lora_B.forward(lora_A.forward(x)) * Scaling;
+        return (baseOutput + delta.to(baseOutput.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The weight update this adapter represents, (alpha / r) · B A, shape (out, in), in <paramref name="dtype"/>.</summary>
+    public Tensor DeltaWeight(ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        return (lora_B.weight.detach().matmul(lora_A.weight.detach()) * Scaling).to(dtype).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,36 @@
+using System.Runtime.InteropServices;
+
+namespace MotionTune.Runtime;
+
+/// <summary>
+/// libtorch global settings that TorchSharp does not expose, set through libtorch's own C++ entry points
+/// (<c>at::globalContext()</c>, present in every libtorch build).
+/// </summary>
+public static unsafe class CudnnSettings
+{
+    // Itanium-ABI names of at::globalContext() and at::Context::setBenchmarkCuDNN(bool).
+    private const string GlobalContext = "_ZN2at13globalContextEv";
+    private const string SetBenchmarkSymbol = "_ZN2at7Context17setBenchmarkCuDNNEb";
+
+    /// <summary>
+    /// Turns cuDNN autotuning on or off (<c>torch.backends.cudnn.benchmark</c>): the first convolution of each shape
+    /// tries the available algorithms and keeps the fastest. Returns false where the entry points are not found.
+    /// </summary>
+    public static bool SetBenchmark(bool enabled)
+    {
+        TorchRuntime.Initialize();
+        var lib = FindLibTorchCpu();
+        if (lib == IntPtr.Zero
+            || !NativeLibrary.TryGetExport(lib, GlobalContext, out var getContext)
+            || !NativeLibrary.TryGetExport(lib, SetBenchmarkSymbol, out var set)) return false;
+        var context = ((delegate* unmanaged<IntPtr>)getContext)();
+        ((delegate* unmanaged<IntPtr, byte, void>)set)(context, enabled ? (byte)1 : (byte)0);
+        return true;
+    }
+
+    private static IntPtr FindLibTorchCpu()
+    {
+        if (TorchRuntime.ExternalLibTorchDirectory is { } dir && NativeLibrary.TryLoad(Path.Combine(dir, "libtorch_cpu.so"), out var h)) return h;
+        return NativeLibrary.TryLoad("libtorch_cpu.so", typeof(CudnnSettings).Assembly, null, out h) ? h : IntPtr.Zero;
+    }
+}
