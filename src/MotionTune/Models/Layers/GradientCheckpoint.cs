@@ -19,18 +19,20 @@ public static class GradientCheckpoint
 {
     /// <summary>
     /// Computes <paramref name="block"/>(<paramref name="inputs"/>) under checkpointing when gradients are being
-    /// recorded, else calls it directly. Null inputs are passed through as null.
+    /// recorded, else calls it directly. Null inputs are passed through as null. Parameters the block uses get their
+    /// gradients even when no input requires grad.
     /// </summary>
     public static Tensor Run(Func<Tensor?[], Tensor> block, params Tensor?[] inputs)
     {
         if (!is_grad_enabled()) return block(inputs);
         var present = inputs.Select((t, i) => (t, i)).Where(p => p.t is not null).ToArray();
-        var args = new object[present.Length + 2];
-        args[0] = block;
-        args[1] = inputs.Length;
         var positions = present.Select(p => p.i).ToArray();
-        for (int j = 0; j < present.Length; j++) args[j + 2] = present[j].t!;
-        return CheckpointFunction.apply([positions, .. args]);
+        var tensors = present.Select(p => p.t!).ToList();
+        // The function's output records a backward only if an input requires grad. When none does (frozen layers
+        // below the first trainable one), the block's own trainable parameters (e.g. LoRA) would silently get no
+        // gradient, so an unused input that requires grad is passed along; it is not given to the block.
+        if (!tensors.Any(t => t.requires_grad)) tensors.Add(ones(1).requires_grad_());
+        return CheckpointFunction.apply([positions, block, inputs.Length, .. tensors]);
     }
 
     private sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>

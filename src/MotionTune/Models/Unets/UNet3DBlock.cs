@@ -15,9 +15,16 @@ public abstract class UNet3DBlock : nn.Module
     /// <summary>Recompute each layer's activations in the backward pass instead of keeping them (training).</summary>
     public bool GradientCheckpointing { get; set; }
 
-    /// <summary>Runs <paramref name="layer"/> on <paramref name="inputs"/>, checkpointed when <see cref="GradientCheckpointing"/> is on.</summary>
-    protected Tensor RunLayer(Func<Tensor?[], Tensor> layer, params Tensor?[] inputs) =>
-        GradientCheckpointing ? GradientCheckpoint.Run(layer, inputs) : layer(inputs);
+    /// <summary>
+    /// Runs <paramref name="layer"/> on <paramref name="inputs"/>, checkpointed when <see cref="GradientCheckpointing"/>
+    /// is on and there is a gradient to compute (frozen layers fed by frozen layers are simply run).
+    /// </summary>
+    protected Tensor RunLayer(Func<Tensor?[], Tensor> layer, params Tensor?[] inputs)
+    {
+        bool checkpoint = GradientCheckpointing && is_grad_enabled()
+            && (inputs.Any(t => t is { requires_grad: true }) || parameters().Any(p => p.requires_grad));
+        return checkpoint ? GradientCheckpoint.Run(layer, inputs) : layer(inputs);
+    }
 }
 
 /// <summary>Construction options shared by the blocks, as diffusers' <c>get_down_block</c>/<c>get_up_block</c> pass them.</summary>
