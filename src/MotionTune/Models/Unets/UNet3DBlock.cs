@@ -17,14 +17,19 @@ public abstract class UNet3DBlock : nn.Module
 
     /// <summary>
     /// Runs <paramref name="layer"/> on <paramref name="inputs"/>, checkpointed when <see cref="GradientCheckpointing"/>
-    /// is on and there is a gradient to compute (frozen layers fed by frozen layers are simply run).
+    /// is on and there is a gradient to compute. A frozen block fed only by frozen layers is simply run, since
+    /// recomputing it in the backward pass would be wasted.
     /// </summary>
     protected Tensor RunLayer(Func<Tensor?[], Tensor> layer, params Tensor?[] inputs)
     {
         bool checkpoint = GradientCheckpointing && is_grad_enabled()
-            && (inputs.Any(t => t is { requires_grad: true }) || parameters().Any(p => p.requires_grad));
+            && (inputs.Any(t => t is { requires_grad: true }) || HasTrainableWeights());
         return checkpoint ? GradientCheckpoint.Run(layer, inputs) : layer(inputs);
     }
+
+    /// <summary>Whether a parameter of the block requires grad, or one of its linears carries an enabled adapter (LoRA).</summary>
+    private bool HasTrainableWeights() =>
+        parameters().Any(p => p.requires_grad) || modules().OfType<Linear>().Any(l => l.Adapter is { Enabled: true });
 }
 
 /// <summary>Construction options shared by the blocks, as diffusers' <c>get_down_block</c>/<c>get_up_block</c> pass them.</summary>

@@ -1,3 +1,4 @@
+using MotionTune.Customization;
 using MotionTune.IO;
 using MotionTune.Models.Layers;
 using MotionTune.Models.Unets;
@@ -194,5 +195,42 @@ public sealed class UNet3DGradientCheckpointingTests(ITestOutputHelper output)
             Assert.True(checkpointed.Grads[name].allclose(g, 1e-4, 1e-6), $"gradient of {name} differs under checkpointing");
         }
         output.WriteLine($"loss {plain.Loss} vs {checkpointed.Loss}; worst gradient difference {worst:E2} over {plain.Grads.Count} tensors");
+    }
+
+    /// <summary>
+    /// Temporal LoRA (with adapter dropout) on every temporal transformer but <c>transformer_in</c>, on a frozen base:
+    /// the adapters' gradients are the same with and without checkpointing.
+    /// </summary>
+    [Fact]
+    public void TemporalLoraGetsTheSameGradientsUnderCheckpointing()
+    {
+        var model = UNet3DConditionModelTests.TinyModel();
+        model.train();
+        foreach (var p in model.parameters()) p.requires_grad_(false);
+        var targets = LoraTargets.Parse(Architecture.ModelScope, @".*\.temp_attentions\.\d+\.transformer_blocks\.\d+\.attn[12]\.(to_q|to_k|to_v|to_out\.0)");
+        using var lora = LoraNetwork.Attach(model, targets, new LoraSettings { Rank = 2, Dropout = 0.1 });
+        using (no_grad())
+            foreach (var p in lora.Parameters()) p.add_(randn_like(p) * 0.1); // B starts at zero, which would zero A's gradient
+        manual_seed(4);
+        var sample = randn([1, 4, 3, 8, 8]);
+        var text = randn([1, 5, 8]);
+
+        List<Tensor> Grads(bool checkpointing)
+        {
+            model.GradientCheckpointing = checkpointing;
+            foreach (var p in lora.Parameters()) p.grad?.zero_();
+            manual_seed(21);
+            model.forward(sample, 300.0, text).square().mean().backward();
+            return lora.Parameters().Select(p => p.grad?.clone() ?? throw new InvalidOperationException("an adapter got no gradient")).ToList();
+        }
+
+        var plain = Grads(false);
+        var checkpointed = Grads(true);
+        Assert.Equal(4 * 8 * 2, plain.Count);
+        for (int i = 0; i < plain.Count; i++)
+        {
+            Assert.True(plain[i].abs().max().item<float>() > 0);
+            Assert.True(checkpointed[i].allclose(plain[i], 1e-4, 1e-6), $"adapter tensor {i} differs under checkpointing");
+        }
     }
 }
