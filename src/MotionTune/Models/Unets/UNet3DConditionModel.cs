@@ -146,8 +146,10 @@ public sealed partial class UNet3DConditionModel : nn.Module
     }
 
     /// <summary>
-    /// Recompute each block layer's activations during the backward pass instead of storing them (for training;
-    /// costs one extra forward). Applies when gradients are recorded.
+    /// Gradient checkpointing for training: each layer of the down, mid and up blocks (resnet, temporal convolution
+    /// and, where present, spatial and temporal transformer) keeps only its inputs and is recomputed during the
+    /// backward pass, which costs about one extra forward. Dropout masks are replayed (see <see cref="GradientCheckpoint"/>).
+    /// Applies only while gradients are recorded.
     /// </summary>
     public bool GradientCheckpointing
     {
@@ -188,7 +190,8 @@ public sealed partial class UNet3DConditionModel : nn.Module
     /// <summary>
     /// Predicts for a latent video <paramref name="sample"/> (B, C, F, H, W) at <paramref name="timestep"/> (a scalar
     /// tensor, one element, or one per sample) given text features <paramref name="encoderHiddenStates"/> (B, L, D).
-    /// Returns (B, C_out, F, H, W) as a permuted view of the frame batch, as diffusers does.
+    /// Inputs are cast to the parameters' dtype. Returns (B, C_out, F, H, W) in that dtype, as a permuted view of the
+    /// frame batch, as diffusers does.
     /// </summary>
     public Tensor forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates)
     {
@@ -205,10 +208,10 @@ public sealed partial class UNet3DConditionModel : nn.Module
         if (timesteps.shape[0] == 1 && b != 1) timesteps = timesteps.expand(b);
         var tEmb = time_proj.forward(timesteps).to(DType);
         var emb = time_embedding.forward(tEmb).repeat_interleave(f, 0, b * f);
-        var text = encoderHiddenStates.repeat_interleave(f, 0, b * f);
+        var text = encoderHiddenStates.to(DType).repeat_interleave(f, 0, b * f);
 
-        // 2. Pre-process: (B, C, F, H, W) -> frame batch (B·F, C, H, W).
-        var x = sample.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+        // 2. Pre-process: (B, C, F, H, W) -> frame batch (B·F, C, H, W), in the parameters' dtype.
+        var x = sample.to(DType).permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
             .Pipe(conv_in.forward)
             .Pipe(t => transformer_in.forward(t, f));
 

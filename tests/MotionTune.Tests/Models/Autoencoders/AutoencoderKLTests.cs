@@ -81,6 +81,25 @@ public sealed class AutoencoderKLTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Bfloat16VaeStaysCloseToFloat32()
+    {
+        using var fixture = Fixtures.Open("vae_kl");
+        using var _ = no_grad();
+        var video = fixture.Io("x").permute(1, 0, 2, 3).unsqueeze(0);
+        var vae = AutoencoderKL.FromPretrained(fixture.Dir);
+        var vaeBf16 = AutoencoderKL.FromPretrained(fixture.Dir, dtype: ScalarType.BFloat16);
+        var latents = vae.EncodeVideo(video);
+        var latentsBf16 = vaeBf16.EncodeVideo(video);
+        Assert.Equal(ScalarType.BFloat16, latentsBf16.dtype);
+        var decoded = vae.DecodeVideo(latents);
+        // bf16 keeps about 3 significant digits: compare relative to the outputs' magnitude.
+        double encodeError = ParityAssert.MaxAbsError(latentsBf16, latents) / latents.abs().max().item<float>();
+        double decodeError = ParityAssert.MaxAbsError(vaeBf16.DecodeVideo(latents), decoded) / decoded.abs().max().item<float>();
+        output.WriteLine($"bf16 vs fp32 on vae_kl, relative to the largest output: latents {encodeError:E2}, decoded {decodeError:E2}");
+        Assert.True(encodeError < 0.05 && decodeError < 0.05, $"bf16 differs from fp32 by {encodeError} (latents), {decodeError} (decoded)");
+    }
+
+    [Fact]
     public void SampledLatentsFollowTheGenerator()
     {
         var vae = TinyVae();

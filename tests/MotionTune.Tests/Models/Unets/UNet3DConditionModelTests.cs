@@ -79,6 +79,23 @@ public sealed class UNet3DConditionModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Bfloat16WeightsTakeFloat32InputsAndStayCloseToFloat32()
+    {
+        using var fixture = Fixtures.Open("unet3d");
+        using var _ = no_grad();
+        var sample = fixture.Io("sample");
+        var text = fixture.Io("encoder_hidden_states");
+        var timesteps = fixture.Io("timestep");
+        var reference = UNet3DConditionModel.FromPretrained(fixture.Dir).forward(sample, timesteps, text);
+        var bf16 = UNet3DConditionModel.FromPretrained(fixture.Dir, dtype: ScalarType.BFloat16).forward(sample, timesteps, text);
+        Assert.Equal(ScalarType.BFloat16, bf16.dtype);
+        // bf16 keeps about 3 significant digits: compare relative to the output's magnitude.
+        double error = ParityAssert.MaxAbsError(bf16, reference) / reference.abs().max().item<float>();
+        output.WriteLine($"bf16 vs fp32 on the unet3d fixture: max abs difference {error:E2} of the largest output");
+        Assert.True(error < 0.05, $"bf16 differs from fp32 by {error} of the largest output");
+    }
+
+    [Fact]
     public void TemporalAttentionProjectionsAreTheLinearsOfEveryTemporalTransformer()
     {
         var model = TinyModel();
