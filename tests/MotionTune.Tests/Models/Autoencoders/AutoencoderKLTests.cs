@@ -129,6 +129,17 @@ public sealed class AutoencoderKLTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void EveryKeyOfTheDiffusersConfigIsKnown()
+    {
+        using var fixture = Fixtures.Open("vae_kl");
+        var warnings = new List<string>();
+        var config = ConfigFile.Load<AutoencoderKLConfig>(fixture.PathOf("config.json"), warnings.Add);
+        Assert.Empty(warnings);
+        Assert.Equal(0.18215, config.ScalingFactor);
+        Assert.Equal([32], config.SampleSize);
+    }
+
+    [Fact]
     public void BadInputsAreNamed()
     {
         var vae = TinyVae();

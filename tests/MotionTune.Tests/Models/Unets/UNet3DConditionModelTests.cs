@@ -137,6 +137,17 @@ public sealed class UNet3DConditionModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void EveryKeyOfTheDiffusersConfigIsKnown()
+    {
+        using var fixture = Fixtures.Open("unet3d");
+        var warnings = new List<string>();
+        var config = ConfigFile.Load<UNet3DConditionConfig>(fixture.PathOf("config.json"), warnings.Add);
+        Assert.Empty(warnings);
+        Assert.Equal([8], config.AttentionHeadDim);
+        Assert.Null(config.NumAttentionHeads);
+    }
+
+    [Fact]
     public void BadInputsAreNamed()
     {
         var model = TinyModel();
