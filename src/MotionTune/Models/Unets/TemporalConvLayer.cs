@@ -10,7 +10,7 @@ namespace MotionTune.Models.Unets;
 /// diffusers' (ModelScope's) <c>TemporalConvLayer</c>: four (group norm, SiLU, [dropout,] (3,1,1) convolution) stages
 /// over the frame axis, added to the input. Takes and returns frame batches (B·F, C, H, W).
 /// </summary>
-public sealed class TemporalConvLayer : nn.Module<Tensor, Tensor>
+public sealed class TemporalConvLayer : nn.Module<Tensor, long, Tensor>
 {
     /// <summary>[group norm, SiLU, conv].</summary>
     public readonly ModuleList<nn.Module<Tensor, Tensor>> conv1;
@@ -42,12 +42,8 @@ public sealed class TemporalConvLayer : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Not callable without the frame count.</summary>
-    public override Tensor forward(Tensor input) =>
-        throw new InvalidOperationException("TemporalConvLayer needs the number of frames: call forward(input, numFrames).");
-
     /// <summary>Runs the layer on a frame batch (B·F, C, H, W) of <paramref name="numFrames"/> frames per video.</summary>
-    public Tensor forward(Tensor input, long numFrames)
+    public override Tensor forward(Tensor input, long numFrames)
     {
         using var scope = NewDisposeScope();
         var (bf, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3]);

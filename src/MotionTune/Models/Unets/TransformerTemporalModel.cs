@@ -11,7 +11,7 @@ namespace MotionTune.Models.Unets;
 /// <c>proj_in</c>, <see cref="BasicTransformerBlock"/>s whose tokens are the F frames at one pixel (both attention layers
 /// are self-attention across frames), <c>proj_out</c>, plus the input. Takes and returns frame batches (B·F, C, H, W).
 /// </summary>
-public sealed class TransformerTemporalModel : nn.Module<Tensor, Tensor>
+public sealed class TransformerTemporalModel : nn.Module<Tensor, long, Tensor>
 {
     /// <summary>Group norm over (C, F, H, W) of each video (eps 1e-6).</summary>
     public readonly GroupNorm norm;
@@ -41,12 +41,8 @@ public sealed class TransformerTemporalModel : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Not callable without the frame count.</summary>
-    public override Tensor forward(Tensor input) =>
-        throw new InvalidOperationException("TransformerTemporalModel needs the number of frames: call forward(input, numFrames).");
-
     /// <summary>Runs the model on a frame batch (B·F, C, H, W) of <paramref name="numFrames"/> frames per video.</summary>
-    public Tensor forward(Tensor input, long numFrames)
+    public override Tensor forward(Tensor input, long numFrames)
     {
         using var scope = NewDisposeScope();
         var (bf, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3]);
