@@ -30,7 +30,7 @@ public sealed record LoraSettings
 /// live outside the model's own state dict; their keys are the peft/diffusers names
 /// (<c>&lt;module&gt;.lora_A.weight</c>, <c>&lt;module&gt;.lora_B.weight</c>).
 /// </summary>
-public sealed class LoraNetwork : IDisposable
+public sealed class LoraNetwork : IDisposable, Pipelines.IAdapterSwitch
 {
     /// <summary>Metadata key diffusers uses for the adapter's LoraConfig.</summary>
     public const string DiffusersMetadataKey = "lora_adapter_metadata";

@@ -1,0 +1,22 @@
+namespace MotionTune.Presets;
+
+/// <summary>
+/// Configs of the published full-size models (reconstructed <c>config.json</c> files), shipped next to the
+/// application in <c>presets/</c>. Used to build full-size models with random weights (benchmarks, shape checks)
+/// where the real checkpoints are not at hand.
+/// </summary>
+public static class ModelPresets
+{
+    /// <summary>Latte-1's transformer (maxin0chen/Latte-1).</summary>
+    public const string Latte1Transformer = "latte1_transformer_config.json";
+
+    /// <summary>The folder holding the preset files.</summary>
+    public static string Folder => Path.Combine(AppContext.BaseDirectory, "presets");
+
+    /// <summary>The path of a preset file, checked to exist.</summary>
+    public static string PathOf(string name)
+    {
+        var path = Path.Combine(Folder, name);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"Model preset {name} is missing from {Folder}.", path);
+    }
+}
