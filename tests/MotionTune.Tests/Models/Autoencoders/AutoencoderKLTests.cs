@@ -1,6 +1,7 @@
 using MotionTune.IO;
 using MotionTune.Models.Autoencoders;
 using MotionTune.Models.Layers;
+using MotionTune.Presets;
 using MotionTune.Runtime;
 using MotionTune.Tests.Parity;
 using Xunit.Abstractions;
@@ -10,7 +11,7 @@ namespace MotionTune.Tests.Models.Autoencoders;
 
 public sealed class AutoencoderKLTests(ITestOutputHelper output)
 {
-    private const string SdVaeConfig = "tests/MotionTune.Tests/Models/Configs/sd-vae-ft-mse.json";
+    private static readonly string SdVaeConfig = ModelPresets.PathOf(ModelPresets.StableDiffusionVae);
     private const string SdVaeSnapshot = "tests/MotionTune.Tests/Models/Snapshots/sd_vae_kl.txt";
 
     /// <summary>Parameters of stabilityai/sd-vae-ft-mse (the Stable Diffusion VAE ModelScope also uses): 83.65 M.</summary>
@@ -40,7 +41,7 @@ public sealed class AutoencoderKLTests(ITestOutputHelper output)
     public void StableDiffusionVaeBuildsWithTheCheckpointsNamesAndShapes()
     {
         var warnings = new List<string>();
-        var config = ConfigFile.Load<AutoencoderKLConfig>(ShapeSnapshot.RepoPath(SdVaeConfig), warnings.Add);
+        var config = ConfigFile.Load<AutoencoderKLConfig>(SdVaeConfig, warnings.Add);
         Assert.Empty(warnings);
         AutoencoderKL vae;
         using (ParameterFactory.Scope(META))

@@ -2,6 +2,7 @@ using MotionTune.Customization;
 using MotionTune.IO;
 using MotionTune.Models.Layers;
 using MotionTune.Models.Unets;
+using MotionTune.Presets;
 using MotionTune.Runtime;
 using MotionTune.Tests.Parity;
 using Xunit.Abstractions;
@@ -11,7 +12,7 @@ namespace MotionTune.Tests.Models.Unets;
 
 public sealed class UNet3DConditionModelTests(ITestOutputHelper output)
 {
-    private const string ModelScopeConfig = "tests/MotionTune.Tests/Models/Configs/text-to-video-ms-1.7b.unet.json";
+    private static readonly string ModelScopeConfig = ModelPresets.PathOf(ModelPresets.ModelScopeUNet);
     private const string ModelScopeSnapshot = "tests/MotionTune.Tests/Models/Snapshots/modelscope_unet3d.txt";
 
     /// <summary>Parameters of damo-vilab/text-to-video-ms-1.7b's UNet (its 1.41 B).</summary>
@@ -45,7 +46,7 @@ public sealed class UNet3DConditionModelTests(ITestOutputHelper output)
     public void ModelScopeUNetBuildsWithTheCheckpointsNamesAndShapes()
     {
         var warnings = new List<string>();
-        var config = ConfigFile.Load<UNet3DConditionConfig>(ShapeSnapshot.RepoPath(ModelScopeConfig), warnings.Add);
+        var config = ConfigFile.Load<UNet3DConditionConfig>(ModelScopeConfig, warnings.Add);
         Assert.Empty(warnings);
         Assert.Equal([64], config.AttentionHeadDim);
 
@@ -64,7 +65,7 @@ public sealed class UNet3DConditionModelTests(ITestOutputHelper output)
     [Fact]
     public void ModelScopeUNetMapsALatentVideoToItsShapeOnTheMetaDevice()
     {
-        var config = ConfigFile.Load<UNet3DConditionConfig>(ShapeSnapshot.RepoPath(ModelScopeConfig));
+        var config = ConfigFile.Load<UNet3DConditionConfig>(ModelScopeConfig);
         UNet3DConditionModel model;
         using (ParameterFactory.Scope(META))
             model = new UNet3DConditionModel(config);
