@@ -23,6 +23,12 @@ public sealed class LoraAdapter : nn.Module, ILinearAdapter
     /// <summary>Whether the adapter adds its term now.</summary>
     public bool Enabled { get; set; } = true;
 
+    /// <summary>
+    /// Draws the dropout masks when set (it must live on the adapter's device), so training is reproducible whatever
+    /// else uses torch's global generator; null draws from the global generator.
+    /// </summary>
+    public Generator? DropoutGenerator { get; set; }
+
     /// <summary>Creates an adapter of <paramref name="rank"/> for a layer of the given widths.</summary>
     public LoraAdapter(long inFeatures, long outFeatures, int rank, double alpha, double dropout = 0) : base(nameof(LoraAdapter))
     {
@@ -40,7 +46,10 @@ public sealed class LoraAdapter : nn.Module, ILinearAdapter
     {
         using var scope = NewDisposeScope();
         var x = input.dtype == lora_A.weight.dtype ? input : input.to(lora_A.weight.dtype);
-        if (Dropout > 0 && training) x = F.dropout(x, Dropout, training);
+        if (Dropout > 0 && training)
+            x = DropoutGenerator is null
+                ? F.dropout(x, Dropout, training)
+                : x * empty_like(x).bernoulli_(1 - Dropout, DropoutGenerator).div_(1 - Dropout);
         var delta = lora_B.forward(lora_A.forward(x)) * Scaling;
         return (baseOutput + delta.to(baseOutput.dtype)).MoveToOuterDisposeScope();
     }

@@ -30,7 +30,7 @@ public sealed record LoraSettings
 /// live outside the model's own state dict; their keys are the peft/diffusers names
 /// (<c>&lt;module&gt;.lora_A.weight</c>, <c>&lt;module&gt;.lora_B.weight</c>).
 /// </summary>
-public sealed class LoraNetwork : IDisposable, Pipelines.IAdapterSwitch
+public sealed class LoraNetwork : ICustomization
 {
     /// <summary>Metadata key diffusers uses for the adapter's LoraConfig.</summary>
     public const string DiffusersMetadataKey = "lora_adapter_metadata";
@@ -40,9 +40,24 @@ public sealed class LoraNetwork : IDisposable, Pipelines.IAdapterSwitch
     private readonly Dictionary<string, (Linear Layer, LoraAdapter Adapter)> _layers;
     private Dictionary<string, Tensor>? _mergedOriginals;
     private bool _active = true;
+    private readonly List<KeyValuePair<string, Tensor>> _trainable;
+    private Generator? _dropoutGenerator;
 
     /// <summary>Settings the network was built with.</summary>
-    public LoraSettings Settings { get; }
+    public LoraSettings Settings { get; private set; }
+
+    /// <inheritdoc />
+    public string Method => "lora";
+
+    /// <inheritdoc />
+    public int? Tau
+    {
+        get => Settings.Tau;
+        set => Settings = Settings with { Tau = value };
+    }
+
+    /// <summary>True while <see cref="Merge"/> is in effect.</summary>
+    public bool IsMerged => _mergedOriginals is not null;
 
     /// <summary>Targeted module names, sorted.</summary>
     public IReadOnlyList<string> ModuleNames => _layers.Keys.Order(StringComparer.Ordinal).ToList();
@@ -51,15 +66,66 @@ public sealed class LoraNetwork : IDisposable, Pipelines.IAdapterSwitch
     {
         Settings = settings;
         _layers = layers;
+        // Modules start in training mode; adapters sample in inference mode (no dropout) until training begins.
+        foreach (var (_, adapter) in _layers.Values) adapter.eval();
+        _trainable = StateDict().ToList();
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<KeyValuePair<string, Tensor>> TrainableTensors => _trainable;
+
+    /// <inheritdoc />
+    public Tensor? Gradient(int index) => _trainable[index].Value.grad;
+
+    /// <inheritdoc />
+    public void ClearGradients()
+    {
+        foreach (var (_, tensor) in _trainable) tensor.grad = null;
+    }
+
+    /// <inheritdoc />
+    public void BeginTraining()
+    {
+        Unmerge();
+        Active = true;
+        foreach (var (_, adapter) in _layers.Values) adapter.train();
+        foreach (var (_, tensor) in _trainable) tensor.requires_grad = true;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The adapters compute from their parameters directly, so there is nothing to copy.</remarks>
+    public void PublishWeights() { }
+
+    /// <inheritdoc />
+    public void EndTraining()
+    {
+        foreach (var (_, adapter) in _layers.Values)
+        {
+            adapter.eval();
+            adapter.DropoutGenerator = null;
+        }
+        _dropoutGenerator?.Dispose();
+        _dropoutGenerator = null;
+    }
+
+    /// <inheritdoc />
+    public void ReseedDropout(long seed)
+    {
+        if (Settings.Dropout <= 0) return;
+        _dropoutGenerator?.Dispose();
+        _dropoutGenerator = new Generator((ulong)seed, _trainable[0].Value.device);
+        foreach (var (_, adapter) in _layers.Values) adapter.DropoutGenerator = _dropoutGenerator;
     }
 
     /// <summary>
     /// Attaches fresh adapters to every <see cref="Linear"/> of <paramref name="model"/> whose name
     /// <paramref name="targets"/> matches. Adapters are created on the layer's device in <paramref name="adapterDtype"/>
-    /// (float32 by default, so training stays in fp32 on a bf16 base).
+    /// (float32 by default, so training stays in fp32 on a bf16 base). With a <paramref name="generator"/> (a CPU one),
+    /// every <c>lora_A</c> is drawn from it, in module-name order, instead of from torch's global generator.
     /// </summary>
     /// <exception cref="ArgumentException">No layer matches.</exception>
-    public static LoraNetwork Attach(nn.Module model, LoraTargets targets, LoraSettings settings, ScalarType adapterDtype = ScalarType.Float32)
+    public static LoraNetwork Attach(nn.Module model, LoraTargets targets, LoraSettings settings, ScalarType adapterDtype = ScalarType.Float32,
+        Generator? generator = null)
     {
         var layers = new Dictionary<string, (Linear, LoraAdapter)>();
         foreach (var (name, module) in model.named_modules())
@@ -75,6 +141,14 @@ public sealed class LoraNetwork : IDisposable, Pipelines.IAdapterSwitch
         }
         if (layers.Count == 0)
             throw new ArgumentException($"LoRA targets '{targets.Name}' match no Linear layer of {model.GetType().Name}.");
+        if (generator is not null)
+            foreach (var name in layers.Keys.Order(StringComparer.Ordinal))
+            {
+                var adapter = layers[name].Item2;
+                using var cpu = empty(adapter.lora_A.weight.shape, adapter.lora_A.weight.dtype);
+                double bound = 1.0 / Math.Sqrt(adapter.lora_A.InFeatures);
+                using (no_grad()) adapter.lora_A.weight.copy_(cpu.uniform_(-bound, bound, generator));
+            }
         return new LoraNetwork(settings with { Targets = targets.Name }, layers);
     }
 
@@ -182,6 +256,8 @@ public sealed class LoraNetwork : IDisposable, Pipelines.IAdapterSwitch
         SafeTensors.Save(path, tensors, metadata);
     }
 
+    void ICustomization.Save(string path) => Save(path);
+
     /// <summary>
     /// Loads a LoRA file onto <paramref name="model"/>: ours, or a diffusers / peft one (keys with or without a
     /// <c>unet.</c> / <c>transformer.</c> / <c>base_model.model.</c> prefix; <c>lora_A</c>/<c>lora_B</c> or
@@ -262,6 +338,7 @@ public sealed class LoraNetwork : IDisposable, Pipelines.IAdapterSwitch
     public void Dispose()
     {
         Detach();
+        _dropoutGenerator?.Dispose();
         foreach (var (_, adapter) in _layers.Values) adapter.Dispose();
     }
 

@@ -16,6 +16,15 @@ public static class ModelPresets
     /// <summary>The Stable Diffusion KL VAE (stabilityai/sd-vae-ft-mse; ModelScope's <c>vae/</c> has the same architecture).</summary>
     public const string StableDiffusionVae = "sd_vae_ft_mse_config.json";
 
+    /// <summary>CogVideoX-2b's transformer (THUDM/CogVideoX-2b, sin-cos positions).</summary>
+    public const string CogVideoX2bTransformer = "cogvideox2b_transformer_config.json";
+
+    /// <summary>CogVideoX-5b's transformer (THUDM/CogVideoX-5b, rotary positions).</summary>
+    public const string CogVideoX5bTransformer = "cogvideox5b_transformer_config.json";
+
+    /// <summary>CogVideoX-2b's VAE (THUDM/CogVideoX-2b; 5b's differs only in scaling_factor 0.7).</summary>
+    public const string CogVideoX2bVae = "cogvideox2b_vae_config.json";
+
     /// <summary>The folder holding the preset files.</summary>
     public static string Folder => Path.Combine(AppContext.BaseDirectory, "presets");
 

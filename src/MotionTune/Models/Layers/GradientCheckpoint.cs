@@ -25,14 +25,27 @@ public static class GradientCheckpoint
     public static Tensor Run(Func<Tensor?[], Tensor> block, params Tensor?[] inputs)
     {
         if (!is_grad_enabled()) return block(inputs);
+        inputs = WithGradientPath(inputs);
         var present = inputs.Select((t, i) => (t, i)).Where(p => p.t is not null).ToArray();
         var positions = present.Select(p => p.i).ToArray();
         var tensors = present.Select(p => p.t!).ToList();
-        // The function's output records a backward only if an input requires grad. When none does (frozen layers
-        // below the first trainable one), the block's own trainable parameters (e.g. LoRA) would silently get no
-        // gradient, so an unused input that requires grad is passed along; it is not given to the block.
-        if (!tensors.Any(t => t.requires_grad)) tensors.Add(ones(1).requires_grad_());
         return CheckpointFunction.apply([positions, block, inputs.Length, .. tensors]);
+    }
+
+    /// <summary>
+    /// With a frozen base, a block's inputs often need no gradient (the first block's, always), and then autograd would
+    /// never call the checkpoint's backward, so the block's own trainable parameters (LoRA) would get no gradient. As
+    /// peft's <c>enable_input_require_grads</c> does, the first floating-point input then becomes a leaf that records a
+    /// gradient; the values are unchanged.
+    /// </summary>
+    private static Tensor?[] WithGradientPath(Tensor?[] inputs)
+    {
+        if (inputs.Any(t => t is not null && t.requires_grad)) return inputs;
+        int first = Array.FindIndex(inputs, t => t is not null && t.is_floating_point());
+        if (first < 0) return inputs;
+        var copy = (Tensor?[])inputs.Clone();
+        copy[first] = inputs[first]!.detach().requires_grad_(true);
+        return copy;
     }
 
     private sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>

@@ -16,7 +16,7 @@ namespace MotionTune.Models.Transformers;
 /// modulated norm and projection give 2·C channels per pixel when <c>out_channels</c> = 2·<c>in_channels</c>
 /// (noise, then the learned variance): samplers use the first C.
 /// </summary>
-public sealed class LatteTransformer3DModel : nn.Module
+public sealed class LatteTransformer3DModel : nn.Module, IGradientCheckpointing
 {
     /// <summary>Patchify + 2D positions.</summary>
     public readonly PatchEmbed pos_embed;

@@ -16,7 +16,7 @@ namespace MotionTune.Models.Unets;
 /// temporal transformers across the frames. Takes a noisy latent video (B, C, F, H, W), timesteps and text features
 /// (B, L, D); returns the prediction (B, C, F, H, W). Inside, videos travel as frame batches (B·F, C, H, W), as in diffusers.
 /// </summary>
-public sealed partial class UNet3DConditionModel : nn.Module
+public sealed partial class UNet3DConditionModel : nn.Module, IGradientCheckpointing
 {
     /// <summary>Input convolution.</summary>
     public readonly Conv2d conv_in;
