@@ -10,6 +10,12 @@ public static class ModelPresets
     /// <summary>Latte-1's transformer (maxin0chen/Latte-1).</summary>
     public const string Latte1Transformer = "latte1_transformer_config.json";
 
+    /// <summary>ModelScope text-to-video's UNet3DConditionModel (damo-vilab/text-to-video-ms-1.7b, <c>unet/</c>).</summary>
+    public const string ModelScopeUNet = "modelscope_unet_config.json";
+
+    /// <summary>The Stable Diffusion KL VAE (stabilityai/sd-vae-ft-mse; ModelScope's <c>vae/</c> has the same architecture).</summary>
+    public const string StableDiffusionVae = "sd_vae_ft_mse_config.json";
+
     /// <summary>CogVideoX-2b's transformer (THUDM/CogVideoX-2b, sin-cos positions).</summary>
     public const string CogVideoX2bTransformer = "cogvideox2b_transformer_config.json";
 
