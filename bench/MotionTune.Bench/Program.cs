@@ -15,6 +15,7 @@ public static class Program
 {
     private static readonly Dictionary<string, Func<BenchCase>> Cases = new()
     {
+        ["modelscope"] = () => new ModelScopeCase(),
         ["latte"] = () => new LatteCase(),
         ["cogvideox"] = () => new CogVideoXCase(),
         ["cogvideox5b"] = () => new CogVideoXCase(MotionTune.Presets.ModelPresets.CogVideoX5bTransformer),

@@ -261,14 +261,16 @@ public sealed class LoraNetwork : ICustomization
     /// <summary>
     /// Loads a LoRA file onto <paramref name="model"/>: ours, or a diffusers / peft one (keys with or without a
     /// <c>unet.</c> / <c>transformer.</c> / <c>base_model.model.</c> prefix; <c>lora_A</c>/<c>lora_B</c> or
-    /// <c>lora_down</c>/<c>lora_up</c> names). Rank comes from the tensors; alpha from the metadata, else from
-    /// per-module <c>.alpha</c> tensors, else alpha = rank.
+    /// <c>lora_down</c>/<c>lora_up</c> names). Rank comes from the tensors; alpha from <paramref name="alpha"/> when
+    /// given, else the file's metadata, else a peft <c>adapter_config.json</c> beside the file, else per-module
+    /// <c>.alpha</c> tensors, else alpha = rank.
     /// </summary>
     /// <exception cref="CheckpointFormatException">The file has no LoRA tensors, or they do not fit the model.</exception>
-    public static LoraNetwork Load(nn.Module model, string path, ScalarType adapterDtype = ScalarType.Float32)
+    public static LoraNetwork Load(nn.Module model, string path, ScalarType adapterDtype = ScalarType.Float32, double? alpha = null)
     {
         using var file = SafeTensorsFile.Open(path);
-        var settings = ReadSettings(file);
+        var settings = ReadSettings(file) ?? ReadPeftAdapterConfig(path);
+        if (alpha is double given) settings = (settings ?? new LoraSettings { Targets = "(from file)" }) with { Alpha = given };
         var pairs = new Dictionary<string, (string? A, string? B, string? Alpha)>();
         foreach (var key in file.Entries.Keys)
         {
@@ -287,7 +289,7 @@ public sealed class LoraNetwork : ICustomization
         var linears = model.named_modules().Where(m => m.module is Linear).ToDictionary(m => m.name, m => (Linear)m.module);
         var problems = new List<string>();
         var resolved = new Dictionary<string, (Linear Layer, string A, string B, string? Alpha)>();
-        foreach (var (module, (a, b, alpha)) in pairs)
+        foreach (var (module, (a, b, alphaTensor)) in pairs)
         {
             var name = ResolveModuleName(module, linears);
             if (name is null) { problems.Add($"{module}: no such Linear layer in {model.GetType().Name}"); continue; }
@@ -300,7 +302,7 @@ public sealed class LoraNetwork : ICustomization
                 problems.Add($"{module}: lora_A [{string.Join(", ", shapeA)}], lora_B [{string.Join(", ", shapeB)}] do not fit a {layer.InFeatures}->{layer.OutFeatures} layer");
                 continue;
             }
-            resolved[name] = (layer, a, b, alpha);
+            resolved[name] = (layer, a, b, alphaTensor);
         }
         if (problems.Count > 0)
             throw new CheckpointFormatException($"{path}: LoRA does not fit {model.GetType().Name}:\n  " + string.Join("\n  ", problems.Take(12)));
@@ -310,11 +312,11 @@ public sealed class LoraNetwork : ICustomization
         foreach (var (name, (layer, a, b, alphaKey)) in resolved)
         {
             int r = (int)file.Entries[a].Shape[0];
-            double alpha = settings?.Alpha ?? (alphaKey is not null ? file.Read(alphaKey).to(ScalarType.Float64).item<double>() : r);
+            double layerAlpha = settings?.Alpha ?? (alphaKey is not null ? file.Read(alphaKey).to(ScalarType.Float64).item<double>() : r);
             if (layer.Adapter is not null) throw new InvalidOperationException($"{name} already has an adapter.");
             LoraAdapter adapter;
             using (ParameterFactory.Scope(layer.weight.device, adapterDtype, initialize: false))
-                adapter = new LoraAdapter(layer.InFeatures, layer.OutFeatures, r, alpha);
+                adapter = new LoraAdapter(layer.InFeatures, layer.OutFeatures, r, layerAlpha);
             using (no_grad())
             {
                 adapter.lora_A.weight.copy_(file.Read(a));
@@ -368,6 +370,25 @@ public sealed class LoraNetwork : ICustomization
             catch (JsonException) { /* foreign metadata we can't read: fall back to the tensors */ }
         }
         return null;
+    }
+
+    /// <summary>peft saves <c>adapter_config.json</c> (r, lora_alpha) beside <c>adapter_model.safetensors</c>.</summary>
+    private static LoraSettings? ReadPeftAdapterConfig(string weightsPath)
+    {
+        var configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, "adapter_config.json");
+        if (!File.Exists(configPath)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(configPath));
+            var root = doc.RootElement;
+            return root.TryGetProperty("r", out var r) && root.TryGetProperty("lora_alpha", out var a)
+                ? new LoraSettings { Rank = r.GetInt32(), Alpha = a.GetDouble(), Targets = "(from adapter_config.json)" }
+                : null;
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException($"{configPath}: not a valid peft adapter config: {e.Message}", e);
+        }
     }
 
     private static (string? Module, string? Part) SplitLoraKey(string key)
