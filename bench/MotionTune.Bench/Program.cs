@@ -9,7 +9,7 @@ namespace MotionTune.Bench;
 
 /// <summary>
 /// GPU benchmarks of the full-size denoisers with random bf16 weights (see bench/README.md).
-/// usage: motiontune-bench [--models modelscope,latte,cogvideox] [--runs 10] [--warmup 3] [--json results.json] [--libtorch DIR]
+/// usage: motiontune-bench [--models modelscope,latte,cogvideox] [--parts sample,train,extras] [--runs 10] [--warmup 3] [--json results.json] [--libtorch DIR]
 /// </summary>
 public static class Program
 {
@@ -36,7 +36,7 @@ public static class Program
         {
             if (!Cases.TryGetValue(name, out var make))
                 throw new ArgumentException($"--models: unknown model '{name}' (known: {string.Join(", ", Cases.Keys)}).");
-            var result = make().Run(device, options.Warmup, options.Runs, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"));
+            var result = make().Run(device, options.Warmup, options.Runs, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), options.Parts);
             results.Add(result);
             TorchSharp.torch.cuda.synchronize();
         }
@@ -62,11 +62,11 @@ public static class Program
     private static string Describe(torch.Device device) =>
         device.type == DeviceType.CUDA && GpuInfo.Devices() is { Count: > 0 } gpus ? $"{gpus[0].Name}, libtorch {TorchRuntime.LibTorchVersion}" : $"{device}, libtorch {TorchRuntime.LibTorchVersion}";
 
-    private sealed record Options(string[] Models, int Runs, int Warmup, string? Json, string? LibTorch, string Device)
+    private sealed record Options(string[] Models, int Runs, int Warmup, string? Json, string? LibTorch, string Device, ISet<string>? Parts)
     {
         public static Options Parse(string[] args)
         {
-            var o = new Options(["modelscope", "latte", "cogvideox"], 10, 3, null, null, "auto");
+            var o = new Options(["modelscope", "latte", "cogvideox"], 10, 3, null, null, "auto", null);
             for (int i = 0; i < args.Length; i++)
             {
                 string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -78,6 +78,7 @@ public static class Program
                     "--json" => o with { Json = Value() },
                     "--libtorch" => o with { LibTorch = Value() },
                     "--device" => o with { Device = Value() },
+                    "--parts" => o with { Parts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
                     var other => throw new ArgumentException($"Unknown option {other}."),
                 };
             }

@@ -63,7 +63,7 @@ public abstract class BenchCase
     public virtual Dictionary<string, double> Extras(Device device, int warmup, int runs, Action<string> log) => [];
 
     /// <summary>Runs the standard measurements.</summary>
-    public CaseResult Run(Device device, int warmup, int runs, Action<string> log)
+    public CaseResult Run(Device device, int warmup, int runs, Action<string> log, ISet<string>? parts = null)
     {
         var dtype = ScalarType.BFloat16;
         log($"{Name}: building with random bf16 weights");
@@ -76,8 +76,10 @@ public abstract class BenchCase
         long flops;
         using (inference_mode()) flops = FlopCounter.Measure(() => Forward(model, sampleInputs).Dispose());
         log($"{Name}: {parameters:N0} parameters, {flops / 1e12:F2} TFLOP per CFG step; timing sampling");
-        Timing sampling;
-        MemoryPeak samplingPeak;
+        bool Wants(string part) => parts is null || parts.Contains(part);
+        Timing sampling = new([0]);
+        MemoryPeak samplingPeak = new(0, "");
+        if (Wants("sample"))
         using (inference_mode())
         {
             sampling = Measure.Time(device, () => Forward(model, sampleInputs).Dispose(), warmup, runs);
@@ -101,13 +103,13 @@ public abstract class BenchCase
             loss.backward();
             optimizer.step();
         }
-        var training = Measure.Time(device, TrainStep, warmup, runs);
-        var trainingPeak = Measure.PeakMemory(device, TrainStep);
+        var training = Wants("train") ? Measure.Time(device, TrainStep, warmup, runs) : new Timing([0]);
+        var trainingPeak = Wants("train") ? Measure.PeakMemory(device, TrainStep) : new MemoryPeak(0, "");
         model.eval();
         optimizer.Dispose();
         lora.Detach();
         model.Dispose();
-        var extras = Extras(device, warmup, runs, log);
+        var extras = Wants("extras") ? Extras(device, warmup, runs, log) : [];
 
         return new CaseResult
         {

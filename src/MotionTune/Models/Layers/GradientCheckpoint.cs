@@ -69,6 +69,8 @@ public static class GradientCheckpoint
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
+            // The recomputed activations are temporaries: without a scope they would hold GPU memory until the GC ran.
+            using var scope = NewDisposeScope();
             var block = (Func<Tensor?[], Tensor>)ctx.get_data("block");
             var positions = (int[])ctx.get_data("positions");
             int count = (int)ctx.get_data("count");
@@ -83,7 +85,7 @@ public static class GradientCheckpoint
             }
             // One gradient per argument of apply: none for the three bookkeeping arguments.
             var grads = new List<Tensor> { null!, null!, null! };
-            grads.AddRange(detached.Select(t => t.requires_grad ? t.grad ?? zeros_like(t) : null!));
+            grads.AddRange(detached.Select(t => t.requires_grad ? (t.grad ?? zeros_like(t)).MoveToOuterDisposeScope() : null!));
             return grads;
         }
 
