@@ -1,5 +1,6 @@
 using MotionTune.Customization;
 using MotionTune.Models.Layers;
+using MotionTune.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -59,6 +60,21 @@ public abstract class BenchCase
     /// <summary>Random inputs for a batch.</summary>
     public abstract object Inputs(int batch, Device device, ScalarType dtype);
 
+    /// <summary>Times one call of <paramref name="step"/> by sections (see <see cref="GpuProfiler"/>) and logs the table.</summary>
+    private void Profile(Device device, string what, Action step, Action<string> log)
+    {
+        step();
+        Measure.Sync(device);
+        GpuProfiler.Start();
+        using (GpuProfiler.Section("total")) step();
+        var sections = GpuProfiler.Collect();
+        GpuProfiler.Stop();
+        double total = sections.First(s => s.Name == "total").Milliseconds;
+        log($"{Name}: profile of one {what} ({total:F1} ms; sections nest, so shares need not add up)");
+        foreach (var (name, ms, calls) in sections.Where(s => s.Name != "total"))
+            log($"  {name,-28} {ms,9:F2} ms {ms / total * 100,6:F1} %  {calls,6} calls");
+    }
+
     /// <summary>Model-specific extra figures (e.g. the VAE decode of one video), by name.</summary>
     public virtual Dictionary<string, double> Extras(Device device, int warmup, int runs, Action<string> log) => [];
 
@@ -85,6 +101,8 @@ public abstract class BenchCase
             sampling = Measure.Time(device, () => Forward(model, sampleInputs).Dispose(), warmup, runs);
             samplingPeak = Measure.PeakMemory(device, () => Forward(model, sampleInputs).Dispose());
         }
+        if (Wants("profile"))
+            using (inference_mode()) Profile(device, "CFG sampling step", () => Forward(model, sampleInputs).Dispose(), log);
 
         // Training: rank-4 LoRA on the temporal (or 3D) attention projections, fp32 adapters, AdamW.
         log($"{Name}: timing a rank-4 LoRA training step");
@@ -104,6 +122,7 @@ public abstract class BenchCase
             optimizer.step();
         }
         var training = Wants("train") ? Measure.Time(device, TrainStep, warmup, runs) : new Timing([0]);
+        if (Wants("profile-train")) Profile(device, "training step", TrainStep, log);
         var trainingPeak = Wants("train") ? Measure.PeakMemory(device, TrainStep) : new MemoryPeak(0, "");
         model.eval();
         optimizer.Dispose();

@@ -149,6 +149,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         if (mask is not null && mask.dtype != ScalarType.Bool && mask.dtype != q.dtype) mask = mask.to(q.dtype);
         FlopCounter.AddAttention(q, k, v);
         if (q.is_meta) return empty([.. q.shape[..^1], v.shape[^1]], q.dtype, q.device); // no meta kernel: shapes only
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("sdpa");
         return F.scaled_dot_product_attention(q, k, v, mask);
     }
 }

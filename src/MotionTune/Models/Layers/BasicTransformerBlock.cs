@@ -100,6 +100,7 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor>
     /// </remarks>
     public Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? encoderMask, Tensor? timestep)
     {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("transformer_block");
         if (!_adaSingle) return LayerNormForward(hiddenStates, encoderHiddenStates, encoderMask);
         if (timestep is null) throw new ArgumentException("ada_norm_single blocks need the timestep modulation.");
         using var scope = NewDisposeScope();

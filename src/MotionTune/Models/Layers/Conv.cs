@@ -35,6 +35,7 @@ public sealed class Conv2d : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("conv2d");
         var output = input.is_meta
             ? ConvShape.MetaOutput(input, weight, _stride, _padding) // no meta kernel: shapes only
             : F.conv2d(input, weight, bias, _stride, _padding, null, _groups);
@@ -70,6 +71,7 @@ public sealed class Conv3d : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("conv3d");
         var output = input.is_meta
             ? ConvShape.MetaOutput(input, weight, _stride, _padding) // no meta kernel: shapes only
             : F.conv3d(input, weight, bias, _stride, _padding, null, _groups);

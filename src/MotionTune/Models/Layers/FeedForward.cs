@@ -57,8 +57,12 @@ public sealed class GeluProjection : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor x) =>
-        F.gelu(proj.forward(x), _approximate ? GELU.Approximate.tanh : GELU.Approximate.none);
+    public override Tensor forward(Tensor x)
+    {
+        var projected = proj.forward(x);
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("ff.activation");
+        using (projected) return F.gelu(projected, _approximate ? GELU.Approximate.tanh : GELU.Approximate.none);
+    }
 }
 
 /// <summary>Gated GELU: <c>proj</c> makes 2·dim_out features, split into value and gate; value · gelu(gate).</summary>
@@ -79,6 +83,7 @@ public sealed class Geglu : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var parts = proj.forward(x).chunk(2, -1);
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("ff.activation");
         return (parts[0] * F.gelu(parts[1])).MoveToOuterDisposeScope();
     }
 }

@@ -59,10 +59,13 @@ public static class GradientCheckpoint
             var block = (Func<Tensor?[], Tensor>)vars[1];
             int count = (int)vars[2];
             var tensors = vars.Skip(3).Cast<Tensor>().ToList();
+            // Aliases (same storage) that the backward pass disposes: the context itself lives until the GC collects
+            // it, and would otherwise keep every block's inputs alive across training steps.
+            var saved = tensors.Select(t => t.detach().requires_grad_(t.requires_grad).DetachFromDisposeScope()).ToList();
             ctx.save_data("block", block);
             ctx.save_data("positions", positions);
             ctx.save_data("count", count);
-            ctx.save_for_backward(tensors);
+            ctx.save_data("inputs", saved);
             ctx.save_data("rng", RandomState.Capture(tensors));
             using (no_grad()) return block(Arrange(tensors, positions, count));
         }
@@ -74,9 +77,13 @@ public static class GradientCheckpoint
             var block = (Func<Tensor?[], Tensor>)ctx.get_data("block");
             var positions = (int[])ctx.get_data("positions");
             int count = (int)ctx.get_data("count");
-            var saved = ctx.get_saved_variables();
+            var saved = (List<Tensor>)ctx.get_data("inputs");
             var detached = saved.Select(t => t.detach().requires_grad_(t.requires_grad)).ToList();
             var rng = (RandomState)ctx.get_data("rng");
+            foreach (var t in saved) t.Dispose();
+            ctx.save_data("inputs", new List<Tensor>());
+            ctx.save_data("block", null!);
+            using (rng)
             using (rng.Replay())
             using (enable_grad())
             {
@@ -98,7 +105,7 @@ public static class GradientCheckpoint
     }
 
     /// <summary>The random state a block started from, to replay its draws in the recomputation.</summary>
-    private sealed class RandomState
+    private sealed class RandomState : IDisposable
     {
         private readonly Tensor _cpuState;
         private readonly long? _cudaSeed;
@@ -118,6 +125,9 @@ public static class GradientCheckpoint
             }
             return new RandomState(cpuState, cudaSeed);
         }
+
+        /// <summary>Releases the saved CPU generator state.</summary>
+        public void Dispose() => _cpuState.Dispose();
 
         /// <summary>Puts the generators back where the block started; disposing moves them on to fresh states.</summary>
         public IDisposable Replay()

@@ -32,8 +32,12 @@ public sealed class GroupNorm : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) =>
-        input.is_meta ? empty_like(input) : F.group_norm(input, NumGroups, weight, bias, Eps); // no meta kernel: shapes only
+    public override Tensor forward(Tensor input)
+    {
+        if (input.is_meta) return empty_like(input); // no meta kernel: shapes only
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("groupnorm");
+        return F.group_norm(input, NumGroups, weight, bias, Eps);
+    }
 }
 
 /// <summary>Layer normalisation over the last dimension.</summary>
@@ -61,8 +65,12 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) =>
-        input.is_meta ? empty_like(input) : F.layer_norm(input, _shape, weight, bias, Eps); // no meta kernel: shapes only
+    public override Tensor forward(Tensor input)
+    {
+        if (input.is_meta) return empty_like(input); // no meta kernel: shapes only
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("layernorm");
+        return F.layer_norm(input, _shape, weight, bias, Eps);
+    }
 }
 
 /// <summary>Token embedding table, <c>weight</c> (num_embeddings, dim).</summary>

@@ -50,6 +50,7 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor>
     /// <summary>Runs the block on (N, C, H, W); <paramref name="temb"/> is (N, temb_channels) or null.</summary>
     public Tensor forward(Tensor input, Tensor? temb)
     {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("resnet");
         using var scope = NewDisposeScope();
         var h = norm1.forward(input).Pipe(_act).Pipe(conv1.forward);
         if (time_emb_proj is not null && temb is not null)

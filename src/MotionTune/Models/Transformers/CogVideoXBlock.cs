@@ -44,6 +44,7 @@ public sealed class CogVideoXBlock : nn.Module
     /// </summary>
     public (Tensor Video, Tensor Text) forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor temb, CogVideoXRotary? rotary = null)
     {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("transformer_block");
         using var scope = NewDisposeScope();
         long textLength = encoderHiddenStates.shape[1];
 

@@ -30,6 +30,7 @@ public sealed class CogVideoXLayerNormZero : nn.Module
     /// </summary>
     public (Tensor Video, Tensor Text, Tensor Gate, Tensor TextGate) forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor temb)
     {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("cogvideox.norm_zero");
         using var scope = NewDisposeScope();
         var m = linear.forward(F.silu(temb)).unsqueeze(1).chunk(6, 2);
         // addcmul(shift, norm(x), 1 + scale) is norm(x)·(1 + scale) + shift in one kernel.

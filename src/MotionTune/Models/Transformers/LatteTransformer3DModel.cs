@@ -187,12 +187,18 @@ public sealed class LatteTransformer3DModel : nn.Module, IGradientCheckpointing
     // following per-token op would then work on, or copy, a strided tensor).
 
     /// <summary>(B·F, N, D) → (B·N, F, D), contiguous.</summary>
-    private static Tensor FramesOfPatches(Tensor x, long batch, long frames, long patches) =>
-        x.view(batch, frames, patches, -1).transpose(1, 2).contiguous().view(batch * patches, frames, -1);
+    private static Tensor FramesOfPatches(Tensor x, long batch, long frames, long patches)
+    {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("latte.layout");
+        return x.view(batch, frames, patches, -1).transpose(1, 2).contiguous().view(batch * patches, frames, -1);
+    }
 
     /// <summary>(B·N, F, D) → (B·F, N, D), contiguous.</summary>
-    private static Tensor PatchesOfFrames(Tensor x, long batch, long frames, long patches) =>
-        x.view(batch, patches, frames, -1).transpose(1, 2).contiguous().view(batch * frames, patches, -1);
+    private static Tensor PatchesOfFrames(Tensor x, long batch, long frames, long patches)
+    {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("latte.layout");
+        return x.view(batch, patches, frames, -1).transpose(1, 2).contiguous().view(batch * frames, patches, -1);
+    }
 
     /// <summary>(1, video_length, D) 1D sin-cos frame positions (diffusers' non-persistent <c>temp_pos_embed</c>).</summary>
     private Tensor FramePositions(Device device, ScalarType dtype) =>

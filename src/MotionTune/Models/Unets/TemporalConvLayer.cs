@@ -45,6 +45,7 @@ public sealed class TemporalConvLayer : nn.Module<Tensor, long, Tensor>
     /// <summary>Runs the layer on a frame batch (B·F, C, H, W) of <paramref name="numFrames"/> frames per video.</summary>
     public override Tensor forward(Tensor input, long numFrames)
     {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("unet.temporal_conv");
         using var scope = NewDisposeScope();
         var (bf, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3]);
         if (bf % numFrames != 0)

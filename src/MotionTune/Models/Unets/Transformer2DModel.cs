@@ -47,6 +47,7 @@ public sealed class Transformer2DModel : nn.Module<Tensor, Tensor>
     /// <summary>Runs the model on (N, C, H, W) with text features (N, L, D) for cross-attention.</summary>
     public Tensor forward(Tensor input, Tensor? encoderHiddenStates)
     {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("unet.transformer2d");
         using var scope = NewDisposeScope();
         var (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3]);
         var x = norm.forward(input);
