@@ -1,0 +1,56 @@
+using MotionTune.Runtime;
+using MotionTune.ShapesWorld;
+
+namespace MotionTune.Tests.ShapesWorld;
+
+public sealed class DatasetTests
+{
+    static DatasetTests() => TorchRuntime.Initialize();
+
+    [Fact]
+    public void HeldOutTriplesAreNewOnlyAsTriples()
+    {
+        var train = ShapesDataset.Appearances(DatasetSplit.Train);
+        var heldOut = ShapesDataset.Appearances(DatasetSplit.HeldOut);
+        Assert.Equal(20, heldOut.Count);
+        Assert.Equal(Shapes.All.Count * Palette.Colours.Count * Palette.Backgrounds.Count, train.Count + heldOut.Count);
+        Assert.Empty(train.Intersect(heldOut));
+        foreach (var a in heldOut)
+        {
+            Assert.Contains(train, t => t.Shape == a.Shape && t.Colour == a.Colour);
+            Assert.Contains(train, t => t.Shape == a.Shape && t.Background == a.Background);
+            Assert.Contains(train, t => t.Colour == a.Colour && t.Background == a.Background);
+        }
+    }
+
+    [Fact]
+    public void SplitsDrawOnlyTheirOwnCombinationsAndCoverTheLibrary()
+    {
+        var dataset = new ShapesDataset(Seed: 3);
+        var train = dataset.Items(0, 600);
+        Assert.All(train, i => Assert.False(ShapesDataset.IsHeldOut(i.Clip.Appearance)));
+        Assert.All(dataset.Items(0, 50, DatasetSplit.HeldOut), i => Assert.True(ShapesDataset.IsHeldOut(i.Clip.Appearance)));
+        Assert.Equal(MotionLibrary.All.Count, train.Select(i => i.Motion.Name).Distinct().Count());
+        Assert.All(train, i => Assert.Equal(Captions.Describe(i.Clip.Appearance, i.Motion), i.Caption));
+        Assert.All(train, i => Assert.InRange(i.Clip.Trajectory.Poses[0].Scale, 0.9, 1.1));
+    }
+
+    [Fact]
+    public void AWrittenDatasetHasFramesAndCaptions()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"motiontune-dataset-{Guid.NewGuid():N}");
+        try
+        {
+            new ShapesDataset(Frames: 4).Write(dir, 3, new RenderSettings { Height = 16, Width = 16 });
+            var lines = File.ReadAllLines(Path.Combine(dir, "captions.csv"));
+            Assert.Equal(4, lines.Length);
+            Assert.StartsWith("train-000000,a", lines[1]);
+            using var frames = FrameFiles.ReadPngFolder(Path.Combine(dir, "frames", "train-000002"));
+            Assert.Equal(new long[] { 4, 16, 16, 3 }, frames.shape);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}

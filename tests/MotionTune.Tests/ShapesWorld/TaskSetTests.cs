@@ -1,0 +1,94 @@
+using MotionTune.Runtime;
+using MotionTune.ShapesWorld;
+using MotionTune.ShapesWorld.Metrics;
+using static TorchSharp.torch;
+
+namespace MotionTune.Tests.ShapesWorld;
+
+public sealed class TaskSetTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("motiontune-shapes-").FullName;
+
+    static TaskSetTests() => TorchRuntime.Initialize();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Everything a task is, as text (motions are compared by their file form).</summary>
+    private static string Describe(ShapesTask t) =>
+        $"{t.Name}|{t.Reference}|{t.Style}|{t.Object}|{t.Background}|{t.Multiple}|{t.Motion.ToJson()}";
+
+    [Fact]
+    public void TasksChangeExactlyWhatTheirKindSays()
+    {
+        var tasks = TaskSet.Create(CustomMotions.BuiltIn(), seed: 1);
+        Assert.True(tasks.Count >= 8);
+        foreach (var task in tasks)
+        {
+            var r = task.Reference;
+            Assert.DoesNotContain(task.Motion.Name, task.Caption);
+            Assert.Equal(Captions.Describe(r), task.Caption);
+            Assert.True(task.Style.Colour != r.Colour && task.Style.Shape == r.Shape && task.Style.Background == r.Background);
+            Assert.True(task.Object.Shape != r.Shape && task.Object.Colour == r.Colour && task.Object.Background == r.Background);
+            Assert.True(task.Background.Background != r.Background && task.Background.Shape == r.Shape && task.Background.Colour == r.Colour);
+            Assert.True(task.Multiple.Shape != r.Shape && task.Multiple.Colour != r.Colour && task.Multiple.Background != r.Background);
+        }
+        Assert.Equal(tasks.Select(Describe), TaskSet.Create(CustomMotions.BuiltIn(), seed: 1).Select(Describe));
+        Assert.NotEqual(tasks.Select(t => t.Caption), TaskSet.Create(CustomMotions.BuiltIn(), seed: 2).Select(t => t.Caption));
+    }
+
+    [Fact]
+    public void TgveCsvRoundTrips()
+    {
+        var rows = TaskSet.Create(CustomMotions.BuiltIn()).Select(t => t.ToTgveRow()).ToList();
+        rows.Add(new TgveRow("odd, \"quoted\" name", "line one\nline two", "s", "o", "b", "m"));
+        var path = Path.Combine(_dir, "tasks.csv");
+        TgveCsv.Write(path, rows);
+        Assert.Equal(rows, TgveCsv.Read(path));
+        Assert.StartsWith("Video name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption\r\n", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void TheOriginalLayoutWithSectionRowsAndExtraColumnsReads()
+    {
+        var text = "\uFEFFVideo name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption,Notes\n" +
+                   "DAVIS_480p,,,,,,\n" +
+                   "blackswan,\"A black swan swimming, in a pond.\",A van Gogh swan,A duck swimming,A swan in the ocean,A duck in the ocean,x\n" +
+                   "\n";
+        var rows = TgveCsv.Parse(text);
+        Assert.Equal([new TgveRow("blackswan", "A black swan swimming, in a pond.", "A van Gogh swan", "A duck swimming", "A swan in the ocean", "A duck in the ocean")], rows);
+    }
+
+    [Theory]
+    [InlineData("Video name,Our GT caption\nx,y\n", "<csv>:1: missing column(s) 'Style Change Caption'")]
+    [InlineData("Video name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption\nv,c,s,o,b\n", "<csv>:2: video 'v' has no 'Multiple Changes Caption'")]
+    [InlineData("Video name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption\nv,\"c,s,o,b,m\n", "<csv>:2: a quoted field is never closed")]
+    public void MalformedCsvIsNamed(string text, string message)
+    {
+        var error = Assert.Throws<FormatException>(() => TgveCsv.Parse(text));
+        Assert.Contains(message, error.Message);
+    }
+
+    [Fact]
+    public void ATaskSetFolderRoundTrips()
+    {
+        var tasks = TaskSet.Create(CustomMotions.BuiltIn().Take(3).ToArray(), seed: 4);
+        var folder = Path.Combine(_dir, "tasks");
+        var settings = new RenderSettings { Height = 24, Width = 24 };
+        TaskSet.Write(folder, tasks, settings, frames: 16);
+        Assert.Equal(tasks.Select(Describe), TaskSet.Read(folder).Select(Describe));
+        foreach (var task in tasks)
+        {
+            using var read = TaskSet.ReadFrames(folder, task.Name);
+            using var rendered = Renderer.Render(task.ReferenceClip(16), settings);
+            Assert.True(read.SameAs(rendered), task.Name);
+            var reading = FrameReader.Read(read);
+            Assert.All(reading.Frames, f => Assert.Equal((task.Reference.Shape, task.Reference.Colour, task.Reference.Background), (f.Shape, f.Colour, f.Background)));
+        }
+        // A second write into the same folder needs consent, and leaves no staging folders behind either way.
+        Assert.Throws<IOException>(() => TaskSet.Write(folder, tasks, settings));
+        TaskSet.Write(folder, tasks.Take(1).ToArray(), settings, overwrite: true);
+        Assert.Single(TaskSet.Read(folder));
+        Assert.Equal(3, tasks.Count);
+        Assert.Equal(["tasks"], Directory.EnumerateFileSystemEntries(_dir).Select(Path.GetFileName));
+    }
+}
