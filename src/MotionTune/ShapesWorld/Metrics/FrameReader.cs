@@ -28,8 +28,9 @@ public sealed record VideoReading(IReadOnlyList<FrameReading> Frames)
 public sealed record FrameReaderOptions
 {
     /// <summary>
-    /// Chroma (see <see cref="FrameReader"/>) below which a pixel counts as background. Backgrounds are grey (chroma 0),
-    /// object colours have chroma 0.55 to 0.8, and Gaussian noise of σ = 0.03 exceeds 0.15 in about 3 pixels in 10,000.
+    /// Chroma (see <see cref="FrameReader"/>; of the 3 x 3 mean chroma vector) below which a pixel counts as background.
+    /// Backgrounds are grey (chroma 0), object colours have chroma 0.55 to 0.8; Gaussian pixel noise of σ = 0.06 per
+    /// channel gives the mean vector a chroma of about 0.03.
     /// </summary>
     public double ChromaFloor { get; init; } = 0.15;
 
@@ -43,9 +44,10 @@ public sealed record FrameReaderOptions
 /// Segmentation. Per pixel with RGB in [0, 1], the opponent chroma vector is (a, b) = (R − (G + B) / 2, √3/2 (G − B)),
 /// the chroma its length and the hue its direction. Backgrounds are grey, so their chroma is 0 on any texture, while an
 /// object pixel blended with the background over a fraction α of its area has the chroma vector α (a, b) of the pure
-/// colour: its direction, the hue, is exact even on the anti-aliased edge. So the object is the set of pixels with
-/// chroma above <see cref="FrameReaderOptions.ChromaFloor"/>; its colour is the palette colour whose hue is closest to
-/// the direction of their summed chroma vectors; and the coverage of each marked pixel and of its 8 neighbours is
+/// colour: its direction, the hue, is exact even on the anti-aliased edge. So the object is marked by the pixels whose
+/// chroma vector, averaged over their 3 x 3 neighbourhood (against noise), is longer than
+/// <see cref="FrameReaderOptions.ChromaFloor"/>; its colour is the palette colour whose hue is closest to the direction
+/// of the summed chroma vectors of the marked pixels; and the coverage of each marked pixel and of its 8 neighbours is
 /// α = (chroma vector · that colour's hue) / (that colour's chroma), at most 1 (0 elsewhere): exact on blended edge
 /// pixels, and zero-mean on noise. The centroid is the coverage-weighted mean of pixel centres (sub-pixel exact on
 /// rendered frames), the area the sum of coverage.
@@ -72,8 +74,10 @@ public static class FrameReader
         var channels = rgb.unbind(-1);
         var a = channels[0] - (channels[1] + channels[2]) / 2;
         var b = (channels[1] - channels[2]) * Sqrt3Half;
-        var chroma = (a.square() + b.square()).sqrt();
-        var marked = chroma.gt(options.ChromaFloor).to(ScalarType.Float32);
+        // Which pixels are object is decided on the chroma vectors averaged over 3 x 3 neighbourhoods: that divides
+        // pixel noise by 3 while an object pixel's neighbourhood keeps most of its chroma.
+        var smoothed = nn.functional.avg_pool2d(stack([a, b], 1), 3, 1, 1, count_include_pad: false);
+        var marked = smoothed.square().sum(1).sqrt().gt(options.ChromaFloor).to(ScalarType.Float32);
 
         // Colour: nearest palette hue to the summed chroma vector of the marked pixels.
         var summed = stack([(a * marked).sum([1, 2]), (b * marked).sum([1, 2])], 1);            // (F, 2)
