@@ -1,5 +1,7 @@
 using MotionTune.Runtime;
 using MotionTune.ShapesWorld;
+using MotionTune.ShapesWorld.Metrics;
+using static TorchSharp.torch;
 
 namespace MotionTune.Tests.ShapesWorld;
 
@@ -51,6 +53,37 @@ public sealed class DatasetTests
         finally
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void RenderedHeldOutClipsMeetEveryQualityGate()
+    {
+        // The gates' meter on ground truth: clips rendered from their captions are read back perfectly.
+        var dataset = new ShapesDataset(Seed: 8);
+        var items = dataset.Items(0, 24, DatasetSplit.HeldOut);
+        var (frames, captions) = dataset.Render(items, new RenderSettings { Height = 24, Width = 24 });
+        using (frames)
+        {
+            var accuracy = CaptionAccuracy.Measure(Enumerable.Range(0, items.Count).Select(i => (frames[i], captions[i])));
+            Assert.Equal(new CaptionAccuracy(1, 1, 1, 1, 24), accuracy);
+        }
+    }
+
+    [Fact]
+    public void ClipsOfTheWrongCaptionFailTheGates()
+    {
+        var dataset = new ShapesDataset(Seed: 8);
+        var items = dataset.Items(0, 6);
+        var (frames, _) = dataset.Render(items, new RenderSettings { Height = 24, Width = 24 });
+        using (frames)
+        {
+            // Each clip judged against the next clip's caption: attributes and motions mostly disagree.
+            var shifted = Enumerable.Range(0, items.Count).Select(i => (frames[i], items[(i + 1) % items.Count].Caption));
+            var accuracy = CaptionAccuracy.Measure(shifted);
+            var expectedColour = Enumerable.Range(0, items.Count).Count(i => items[i].Clip.Appearance.Colour == items[(i + 1) % items.Count].Clip.Appearance.Colour) / (double)items.Count;
+            Assert.Equal(expectedColour, accuracy.Colour, 12);
+            Assert.True(accuracy.Motion < 1);
         }
     }
 }

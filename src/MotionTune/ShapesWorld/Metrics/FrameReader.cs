@@ -54,7 +54,7 @@ public sealed record FrameReaderOptions
 /// </para>
 /// <para>
 /// Shape: <see cref="ShapeTemplates"/>. Background: the palette background whose rendered image is closest (mean
-/// absolute difference) to the frame over the pixels of zero coverage.
+/// absolute difference to the frame's grey level, the mean of R, G and B) over the unmarked pixels.
 /// </para>
 /// </summary>
 public static class FrameReader
@@ -147,11 +147,12 @@ public static class FrameReader
     {
         var free = 1 - marked;                                                                     // (F, H, W)
         var pixels = free.sum([1, 2]);
+        var grey = rgb.mean([3]);                                                                  // backgrounds are grey
         int ss = new RenderSettings { Height = height, Width = width }.EffectiveSupersample;
         var distances = stack(Palette.Backgrounds.Select(background =>
         {
-            var image = Renderer.BackgroundImage(background, height, width, ss).div(255).view(1, height, width, 1);
-            return ((rgb - image).abs().mean([3]) * free).sum([1, 2]) / pixels.clamp_min(1);
+            var image = Renderer.BackgroundImage(background, height, width, ss).div(255).unsqueeze(0);
+            return ((grey - image).abs() * free).sum([1, 2]) / pixels.clamp_min(1);
         }).ToArray(), 1);                                                                          // (F, backgrounds)
         return distances.argmin(1).where(pixels.gt(0), tensor(-1L));
     }
