@@ -1,8 +1,11 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
+using MotionTune.Runtime;
 using MotionTune.ShapesWorld;
 using MotionTune.ShapesWorld.Metrics;
 using Spectre.Console;
+using TorchSharp;
 
 namespace MotionTune.Cli.Commands;
 
@@ -17,6 +20,7 @@ public static class ShapesCommand
         command.Subcommands.Add(Dataset());
         command.Subcommands.Add(Read());
         command.Subcommands.Add(Score());
+        command.Subcommands.Add(Bench());
         return command;
     }
 
@@ -130,6 +134,39 @@ public static class ShapesCommand
             table.AddRow("displacement cosine", Number(score.Fidelity.DisplacementCosine));
             table.AddRow("trajectory distance", Number(score.Fidelity.TrajectoryDistance));
             AnsiConsole.Write(table);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Bench()
+    {
+        var (size, frames) = (SizeOption(), FramesOption());
+        var clips = new Option<int>("--clips") { Description = "Clips to render and read.", DefaultValueFactory = _ => 32 };
+        var device = new Option<string>("--device") { Description = "Where to render: cpu, cuda, cuda:N or auto (reading is on the CPU).", DefaultValueFactory = _ => "cpu" };
+        var command = new Command("bench", "Time rendering and reading ShapesWorld clips (milliseconds per clip).") { size, frames, clips, device };
+        command.SetAction(parse => Guarded(() =>
+        {
+            GlobalOptions.InitializeRuntime(parse);
+            var dev = TorchRuntime.ParseDevice(parse.GetValue(device));
+            int n = parse.GetValue(clips);
+            if (n < 1) throw new ArgumentException($"--clips must be positive, got {n}.");
+            var dataset = new ShapesDataset(Frames: parse.GetValue(frames));
+            var settings = Settings(parse.GetValue(size));
+            var items = dataset.Items(0, n);
+            dataset.Render(items.Take(1).ToArray(), settings, dev).Frames.Dispose();      // warm-up
+            var watch = Stopwatch.StartNew();
+            using var rendered = dataset.Render(items, settings, dev).Frames.cpu();
+            double render = watch.Elapsed.TotalMilliseconds / n;
+            using (var first = rendered[0]) MotionClassifier.Classify(FrameReader.Read(first).Path); // warm-up: templates, examples
+            watch.Restart();
+            for (int i = 0; i < n; i++)
+            {
+                using var clip = rendered[i];
+                FrameReader.Read(clip);
+            }
+            double read = watch.Elapsed.TotalMilliseconds / n;
+            AnsiConsole.MarkupLine($"{n} clips of {parse.GetValue(frames)} x {settings.Height} x {settings.Width}: render on {dev} [bold]{render:F1} ms[/] per clip, read on cpu [bold]{read:F1} ms[/] per clip ({torch.get_num_threads()} CPU threads)");
             return 0;
         }));
         return command;

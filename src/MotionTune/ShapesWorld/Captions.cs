@@ -34,6 +34,16 @@ public sealed record CaptionContent(Appearance Appearance, string? Motion);
 /// </summary>
 public static partial class Captions
 {
+    /// <summary>Every word a ShapesWorld caption can contain, in a fixed order (for word-level tokenizers).</summary>
+    public static IReadOnlyList<string> Vocabulary { get; } =
+        new[] { "a", "an", "on", "background" }
+            .Concat(Palette.Colours.Select(c => c.Name))
+            .Concat(Shapes.All.Select(s => s.Name))
+            .Concat(Palette.Backgrounds.Select(b => b.Name))
+            .Concat(MotionLibrary.All.SelectMany(m => m.Phrase.Split(' ')))
+            .Distinct()
+            .ToArray();
+
     /// <summary>The caption of an appearance, with the motion's phrase when <paramref name="motion"/> is given.</summary>
     public static string Describe(Appearance appearance, LibraryMotion? motion = null)
     {

@@ -14,6 +14,14 @@ internal static class Seeds
         return (int)(state >> 33);
     }
 
+    /// <summary>A stable number for a string (FNV-1a over its UTF-16 code units), for seeding by name.</summary>
+    public static int Of(string text)
+    {
+        uint hash = 2166136261;
+        foreach (char c in text) hash = (hash ^ c) * 16777619;
+        return (int)(hash & 0x7FFFFFFF);
+    }
+
     private static ulong Step(ulong x)
     {
         x += 0x9E3779B97F4A7C15UL;

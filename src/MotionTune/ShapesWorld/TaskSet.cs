@@ -49,8 +49,9 @@ public sealed record ShapesTask(string Name, CustomMotion Motion, Appearance Ref
 public static class TaskSet
 {
     /// <summary>
-    /// One task per motion, named after it. Per task (seeded by <paramref name="seed"/> and its index) a random reference
-    /// appearance, and edits that each change one attribute to a random other value; the multiple edit changes all three.
+    /// One task per motion, named after it. Per task (seeded by <paramref name="seed"/> and the motion's name, so adding
+    /// a motion file leaves the other tasks as they were) a random reference appearance, and edits that each change one
+    /// attribute to a random other value; the multiple edit changes all three.
     /// </summary>
     public static IReadOnlyList<ShapesTask> Create(IReadOnlyList<CustomMotion> motions, int seed = 0)
     {
@@ -63,7 +64,7 @@ public static class TaskSet
         var tasks = new List<ShapesTask>();
         for (int i = 0; i < motions.Count; i++)
         {
-            var random = new Random(Seeds.Mix(seed, i));
+            var random = new Random(Seeds.Mix(seed, Seeds.Of(motions[i].Name)));
             string Pick(string[] names) => names[random.Next(names.Length)];
             string Other(string[] names, string not) { var rest = names.Where(n => n != not).ToArray(); return rest[random.Next(rest.Length)]; }
             var reference = new Appearance(Pick(shapes), Pick(colours), Pick(backgrounds));

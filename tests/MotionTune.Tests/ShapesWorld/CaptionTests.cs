@@ -26,6 +26,15 @@ public sealed class CaptionTests
     }
 
     [Fact]
+    public void TheVocabularyCoversEveryCaption()
+    {
+        var dataset = new ShapesDataset();
+        var words = dataset.Items(0, 300).SelectMany(i => i.Caption.Split(' ')).Distinct().ToArray();
+        Assert.Empty(words.Except(Captions.Vocabulary));
+        Assert.Equal(Captions.Vocabulary.Count, Captions.Vocabulary.Distinct().Count());
+    }
+
+    [Fact]
     public void ParsingToleratesCaseSpacesAndAFullStop()
     {
         var content = Captions.Parse("  A Green  Triangle bouncing on a STRIPED background. ");

@@ -31,11 +31,12 @@ public sealed class MotionMetricsTests(ITestOutputHelper output)
         var dataset = new ShapesDataset(Seed: 11);
         var items = dataset.Items(0, 48);
         using var frames = dataset.Render(items, new RenderSettings { Height = 24, Width = 24 }).Frames;
+        var readings = FrameReader.ReadBatch(frames);
+        using (var third = frames[3]) Assert.Equal(FrameReader.Read(third).Frames, readings[3].Frames);
         int right = 0;
         for (int i = 0; i < items.Count; i++)
         {
-            using var clip = frames[i];
-            var result = MotionClassifier.Classify(FrameReader.Read(clip).Path);
+            var result = MotionClassifier.Classify(readings[i].Path);
             if (result.Motion == items[i].Motion.Name) right++;
             else output.WriteLine($"{items[i].Caption}: read as {result.Motion}");
         }

@@ -40,4 +40,7 @@ public sealed class ShapesCommandTests : IDisposable
         Assert.Equal(3, File.ReadAllLines(Path.Combine(data, "captions.csv")).Length);
         Assert.NotEqual(0, Run("shapes", "dataset", "--out", Path.Combine(_dir, "bad"), "--split", "validation"));
     }
+
+    [Fact]
+    public void BenchRuns() => Assert.Equal(0, Run("shapes", "bench", "--size", "16", "--clips", "2", "--frames", "4"));
 }

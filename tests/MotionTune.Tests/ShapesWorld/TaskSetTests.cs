@@ -34,6 +34,8 @@ public sealed class TaskSetTests : IDisposable
         }
         Assert.Equal(tasks.Select(Describe), TaskSet.Create(CustomMotions.BuiltIn(), seed: 1).Select(Describe));
         Assert.NotEqual(tasks.Select(t => t.Caption), TaskSet.Create(CustomMotions.BuiltIn(), seed: 2).Select(t => t.Caption));
+        // A task depends on its motion's name, not on which other motions there are.
+        Assert.Equal(Describe(tasks[^1]), Describe(TaskSet.Create([tasks[^1].Motion], seed: 1)[0]));
     }
 
     [Fact]

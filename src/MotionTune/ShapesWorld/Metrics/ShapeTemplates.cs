@@ -44,20 +44,24 @@ public static class ShapeTemplates
     {
         using var scope = NewDisposeScope();
         var radius = area.clamp_min(1e-6).div(Math.PI).sqrt();
-        // Large objects: box-average the coverage first (it keeps area and centroid), so that the bilinear samples
-        // of the patch, r / 8 pixels apart, do not skip pixels.
-        int pool = Math.Max(1, (int)(radius.max().item<float>() / 8));
-        var pooled = pool == 1 ? coverage : nn.functional.avg_pool2d(coverage.unsqueeze(1), pool, ceil_mode: true).squeeze(1);
-        var patches = Canonical(pooled, cx / pool, cy / pool, radius / pool).flatten(1);    // (F, P²)
         var best = full(coverage.shape[0], -1L);
         var score = zeros(coverage.shape[0]);
         var radii = radius.data<float>().ToArray();
         var shown = present.data<bool>().ToArray();
-        foreach (var level in Enumerable.Range(0, (int)coverage.shape[0]).Where(f => shown[f]).GroupBy(f => NearestScale(radii[f])))
+        // Large objects: box-average the coverage by p = ⌊r / 8⌋ first (it keeps area and centroid), so that the
+        // bilinear samples of the patch, r / 8 pixels apart, do not skip pixels. Frames are matched in groups of the
+        // same pooling and template bank; each frame's result depends only on that frame.
+        var groups = Enumerable.Range(0, (int)coverage.shape[0]).Where(f => shown[f])
+            .GroupBy(f => (Pool: Math.Max(1, (int)(radii[f] / 8)), Level: NearestScale(radii[f])));
+        foreach (var group in groups)
         {
-            var (templates, shapeOf) = Bank(level.Key);
-            var rows = tensor(level.Select(f => (long)f).ToArray());
-            var p = patches.index_select(0, rows).unsqueeze(1);                             // (n, 1, P²)
+            int pool = group.Key.Pool;
+            var rows = tensor(group.Select(f => (long)f).ToArray());
+            var selected = coverage.index_select(0, rows);
+            var pooled = pool == 1 ? selected : nn.functional.avg_pool2d(selected.unsqueeze(1), pool, ceil_mode: true).squeeze(1);
+            var p = Canonical(pooled, cx.index_select(0, rows) / pool, cy.index_select(0, rows) / pool, radius.index_select(0, rows) / pool)
+                .flatten(1).unsqueeze(1);                                                    // (n, 1, P²)
+            var (templates, shapeOf) = Bank(group.Key.Level);
             var t = templates.unsqueeze(0);                                                  // (1, T, P²)
             var iou = minimum(p, t).sum(2) / maximum(p, t).sum(2).clamp_min(1e-6);         // (n, T)
             var (top, at) = iou.max(1);
