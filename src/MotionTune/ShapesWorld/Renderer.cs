@@ -42,8 +42,8 @@ public sealed record RenderSettings
 /// </summary>
 public static class Renderer
 {
-    /// <summary>Point tests per chunk of frames (bounds memory at about 100 MB of temporaries).</summary>
-    private const long ChunkSamples = 1 << 23;
+    /// <summary>Point tests per chunk of frames (bounds the temporaries of a chunk at about 200 MB).</summary>
+    private const long ChunkSamples = 1 << 22;
 
     /// <summary>Renders one clip as (F, H, W, 3) <c>uint8</c> RGB frames.</summary>
     public static Tensor Render(ClipSpec clip, RenderSettings settings, Device? device = null)
@@ -53,12 +53,13 @@ public static class Renderer
     }
 
     /// <summary>Renders clips of equal frame count as (N, F, H, W, 3) <c>uint8</c> RGB frames.</summary>
-    /// <exception cref="ArgumentException">Clips of different lengths, or bad settings.</exception>
+    /// <exception cref="ArgumentException">Clips of different lengths, a name not in the palettes, or bad settings.</exception>
     public static Tensor Render(IReadOnlyList<ClipSpec> clips, RenderSettings settings, Device? device = null)
     {
         settings.Validate();
         if (clips.Count == 0) throw new ArgumentException("No clips to render.", nameof(clips));
         int frames = clips[0].Trajectory.Frames;
+        foreach (var clip in clips) clip.Appearance.Validate();
         if (clips.Any(c => c.Trajectory.Frames != frames))
             throw new ArgumentException($"Clips of one batch must have the same frame count; got {string.Join(", ", clips.Select(c => c.Trajectory.Frames).Distinct())}.", nameof(clips));
         device ??= CPU;

@@ -82,5 +82,6 @@ public sealed class RenderingTests
         var error = Assert.Throws<ArgumentException>(() => Renderer.Render([Clip(), shortClip], new RenderSettings()));
         Assert.Contains("same frame count", error.Message);
         Assert.Throws<ArgumentException>(() => Renderer.Render(Clip(colour: "mauve"), new RenderSettings()));
+        Assert.Throws<ArgumentException>(() => Renderer.Render(Clip(shape: "hexagon"), new RenderSettings()));
     }
 }
