@@ -5,7 +5,7 @@
 #   libgtk-3-0 ...  shared libraries of OpenCV's official linux-x64 runtime
 #   libfontconfig1  text in plots (SkiaSharp)
 set -euo pipefail
-packages=(patchelf g++ ffmpeg libgtk-3-0 libfontconfig1 libgomp1)
+packages=(patchelf g++ ffmpeg libgtk-3-0 libfontconfig1 libgomp1 libdrm2 libatomic1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,1 +1,89 @@
-namespace MotionTune.Bench; public static class Program { public static int Main() => 0; }
+using System.Text.Json;
+using MotionTune.Bench.Cases;
+using MotionTune.IO;
+using MotionTune.Runtime;
+using Spectre.Console;
+using TorchSharp;
+
+namespace MotionTune.Bench;
+
+/// <summary>
+/// GPU benchmarks of the full-size denoisers with random bf16 weights (see bench/README.md).
+/// usage: motiontune-bench [--models modelscope,latte,cogvideox] [--parts sample,train,extras] [--runs 10] [--warmup 3] [--json results.json] [--libtorch DIR]
+/// </summary>
+public static class Program
+{
+    private static readonly Dictionary<string, Func<BenchCase>> Cases = new()
+    {
+        ["modelscope"] = () => new ModelScopeCase(),
+        ["latte"] = () => new LatteCase(),
+        ["cogvideox"] = () => new CogVideoXCase(),
+        ["cogvideox5b"] = () => new CogVideoXCase(MotionTune.Presets.ModelPresets.CogVideoX5bTransformer),
+    };
+
+    /// <summary>Entry point.</summary>
+    public static int Main(string[] args)
+    {
+        if (args is ["customization", .. var rest]) return CustomizationBench.Run(rest);
+        var options = Options.Parse(args);
+        TorchRuntime.Initialize(options.LibTorch);
+        var device = TorchRuntime.ParseDevice(options.Device);
+        if (device.type == DeviceType.CUDA) CudnnSettings.SetBenchmark(true);
+        AnsiConsole.MarkupLine($"[bold]MotionTune benchmark[/] on {Markup.Escape(Describe(device))}");
+
+        var results = new List<CaseResult>();
+        foreach (var name in options.Models)
+        {
+            if (!Cases.TryGetValue(name, out var make))
+                throw new ArgumentException($"--models: unknown model '{name}' (known: {string.Join(", ", Cases.Keys)}).");
+            var result = make().Run(device, options.Warmup, options.Runs, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), options.Parts);
+            results.Add(result);
+            TorchSharp.torch.cuda.synchronize();
+        }
+
+        var table = new Table().AddColumns("model", "params", "CFG step (batch 2)", "TFLOP/s", "% of 790", "train step (batch 1)", "peak (train)", "memory method");
+        foreach (var r in results)
+            table.AddRow(r.Model, $"{r.Parameters / 1e9:F2} B", $"{r.SamplingStepMs:F1} ms", $"{r.SamplingTflops:F0}",
+                $"{r.SamplingTflops / 790 * 100:F0} %", $"{r.TrainingStepMs:F1} ms", $"{r.TrainingPeakGiB:F2} GiB", Markup.Escape(r.MemoryMethod));
+        AnsiConsole.Write(table);
+        foreach (var r in results)
+            foreach (var (name, value) in r.Extra)
+                AnsiConsole.MarkupLine($"{Markup.Escape(r.Model)}: {Markup.Escape(name)} = {value:F2}");
+
+        if (options.Json is { } json)
+        {
+            var document = new { device = Describe(device), libtorch = TorchRuntime.LibTorchVersion, date = DateTime.UtcNow.ToString("u"), results };
+            AtomicFile.WriteAllText(json, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"wrote {Markup.Escape(json)}");
+        }
+        return 0;
+    }
+
+    private static string Describe(torch.Device device) =>
+        device.type == DeviceType.CUDA && GpuInfo.Devices() is { Count: > 0 } gpus ? $"{gpus[0].Name}, libtorch {TorchRuntime.LibTorchVersion}" : $"{device}, libtorch {TorchRuntime.LibTorchVersion}";
+
+    private sealed record Options(string[] Models, int Runs, int Warmup, string? Json, string? LibTorch, string Device, ISet<string>? Parts)
+    {
+        public static Options Parse(string[] args)
+        {
+            var o = new Options(["modelscope", "latte", "cogvideox"], 10, 3, null, null, "auto", null);
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+                o = args[i] switch
+                {
+                    "--models" => o with { Models = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                    "--runs" => o with { Runs = int.Parse(Value()) },
+                    "--warmup" => o with { Warmup = int.Parse(Value()) },
+                    "--json" => o with { Json = Value() },
+                    "--libtorch" => o with { LibTorch = Value() },
+                    "--device" => o with { Device = Value() },
+                    "--parts" => o with { Parts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
+                    var other => throw new ArgumentException($"Unknown option {other}."),
+                };
+            }
+            if (o.Runs < 1 || o.Warmup < 0) throw new ArgumentException("--runs must be at least 1 and --warmup at least 0.");
+            return o;
+        }
+    }
+}

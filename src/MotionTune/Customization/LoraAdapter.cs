@@ -7,7 +7,8 @@ namespace MotionTune.Customization;
 /// <summary>
 /// A LoRA adapter on one <see cref="Linear"/>, as peft defines it: y = W x + b + (alpha / r) · B A dropout(x), with
 /// <c>lora_A</c> (r, in) Kaiming-uniform initialised and <c>lora_B</c> (out, r) zero, so a fresh adapter changes nothing.
-/// The input is cast to the adapter's dtype (fp32 adapters on a bf16 base train in fp32) and the sum back to the base dtype.
+/// fp32 adapters on a bf16 base compute in bf16 with their weights cast per call (autocast semantics), so the master
+/// weights and their gradients stay fp32 while no large activation is copied to fp32.
 /// </summary>
 public sealed class LoraAdapter : nn.Module, ILinearAdapter
 {
@@ -22,6 +23,12 @@ public sealed class LoraAdapter : nn.Module, ILinearAdapter
     public double Dropout { get; }
     /// <summary>Whether the adapter adds its term now.</summary>
     public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Draws the dropout masks when set (it must live on the adapter's device), so training is reproducible whatever
+    /// else uses torch's global generator; null draws from the global generator.
+    /// </summary>
+    public Generator? DropoutGenerator { get; set; }
 
     /// <summary>Creates an adapter of <paramref name="rank"/> for a layer of the given widths.</summary>
     public LoraAdapter(long inFeatures, long outFeatures, int rank, double alpha, double dropout = 0) : base(nameof(LoraAdapter))
@@ -39,10 +46,19 @@ public sealed class LoraAdapter : nn.Module, ILinearAdapter
     public Tensor Apply(Tensor input, Tensor baseOutput)
     {
         using var scope = NewDisposeScope();
-        var x = input.dtype == lora_A.weight.dtype ? input : input.to(lora_A.weight.dtype);
-        if (Dropout > 0 && training) x = F.dropout(x, Dropout, training);
-        var delta = lora_B.forward(lora_A.forward(x)) * Scaling;
-        return (baseOutput + delta.to(baseOutput.dtype)).MoveToOuterDisposeScope();
+        // Mixed precision as autocast does it: the (small) adapter weights are cast to the activations' dtype, rather
+        // than the (large) activations to the weights' fp32. Gradients still reach the fp32 weights through the cast.
+        var x = input;
+        var a = lora_A.weight.dtype == x.dtype ? (Tensor)lora_A.weight : lora_A.weight.to(x.dtype);
+        var b = lora_B.weight.dtype == x.dtype ? (Tensor)lora_B.weight : lora_B.weight.to(x.dtype);
+        if (Dropout > 0 && training)
+            x = DropoutGenerator is null
+                ? F.dropout(x, Dropout, training)
+                : x * empty_like(x).bernoulli_(1 - Dropout, DropoutGenerator).div_(1 - Dropout);
+        FlopCounter.AddLinear(x, lora_A.InFeatures, lora_A.OutFeatures);
+        FlopCounter.AddLinear(x, lora_B.InFeatures, lora_B.OutFeatures);
+        var delta = F.linear(F.linear(x, a), b);
+        return baseOutput.add(delta, Scaling).MoveToOuterDisposeScope();
     }
 
     /// <summary>The weight update this adapter represents, (alpha / r) · B A, shape (out, in), in <paramref name="dtype"/>.</summary>

@@ -30,7 +30,7 @@ public sealed record LoraSettings
 /// live outside the model's own state dict; their keys are the peft/diffusers names
 /// (<c>&lt;module&gt;.lora_A.weight</c>, <c>&lt;module&gt;.lora_B.weight</c>).
 /// </summary>
-public sealed class LoraNetwork : IDisposable
+public sealed class LoraNetwork : ICustomization
 {
     /// <summary>Metadata key diffusers uses for the adapter's LoraConfig.</summary>
     public const string DiffusersMetadataKey = "lora_adapter_metadata";
@@ -40,9 +40,24 @@ public sealed class LoraNetwork : IDisposable
     private readonly Dictionary<string, (Linear Layer, LoraAdapter Adapter)> _layers;
     private Dictionary<string, Tensor>? _mergedOriginals;
     private bool _active = true;
+    private readonly List<KeyValuePair<string, Tensor>> _trainable;
+    private Generator? _dropoutGenerator;
 
     /// <summary>Settings the network was built with.</summary>
-    public LoraSettings Settings { get; }
+    public LoraSettings Settings { get; private set; }
+
+    /// <inheritdoc />
+    public string Method => "lora";
+
+    /// <inheritdoc />
+    public int? Tau
+    {
+        get => Settings.Tau;
+        set => Settings = Settings with { Tau = value };
+    }
+
+    /// <summary>True while <see cref="Merge"/> is in effect.</summary>
+    public bool IsMerged => _mergedOriginals is not null;
 
     /// <summary>Targeted module names, sorted.</summary>
     public IReadOnlyList<string> ModuleNames => _layers.Keys.Order(StringComparer.Ordinal).ToList();
@@ -51,15 +66,66 @@ public sealed class LoraNetwork : IDisposable
     {
         Settings = settings;
         _layers = layers;
+        // Modules start in training mode; adapters sample in inference mode (no dropout) until training begins.
+        foreach (var (_, adapter) in _layers.Values) adapter.eval();
+        _trainable = StateDict().ToList();
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<KeyValuePair<string, Tensor>> TrainableTensors => _trainable;
+
+    /// <inheritdoc />
+    public Tensor? Gradient(int index) => _trainable[index].Value.grad;
+
+    /// <inheritdoc />
+    public void ClearGradients()
+    {
+        foreach (var (_, tensor) in _trainable) tensor.grad = null;
+    }
+
+    /// <inheritdoc />
+    public void BeginTraining()
+    {
+        Unmerge();
+        Active = true;
+        foreach (var (_, adapter) in _layers.Values) adapter.train();
+        foreach (var (_, tensor) in _trainable) tensor.requires_grad = true;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The adapters compute from their parameters directly, so there is nothing to copy.</remarks>
+    public void PublishWeights() { }
+
+    /// <inheritdoc />
+    public void EndTraining()
+    {
+        foreach (var (_, adapter) in _layers.Values)
+        {
+            adapter.eval();
+            adapter.DropoutGenerator = null;
+        }
+        _dropoutGenerator?.Dispose();
+        _dropoutGenerator = null;
+    }
+
+    /// <inheritdoc />
+    public void ReseedDropout(long seed)
+    {
+        if (Settings.Dropout <= 0) return;
+        _dropoutGenerator?.Dispose();
+        _dropoutGenerator = new Generator((ulong)seed, _trainable[0].Value.device);
+        foreach (var (_, adapter) in _layers.Values) adapter.DropoutGenerator = _dropoutGenerator;
     }
 
     /// <summary>
     /// Attaches fresh adapters to every <see cref="Linear"/> of <paramref name="model"/> whose name
     /// <paramref name="targets"/> matches. Adapters are created on the layer's device in <paramref name="adapterDtype"/>
-    /// (float32 by default, so training stays in fp32 on a bf16 base).
+    /// (float32 by default, so training stays in fp32 on a bf16 base). With a <paramref name="generator"/> (a CPU one),
+    /// every <c>lora_A</c> is drawn from it, in module-name order, instead of from torch's global generator.
     /// </summary>
     /// <exception cref="ArgumentException">No layer matches.</exception>
-    public static LoraNetwork Attach(nn.Module model, LoraTargets targets, LoraSettings settings, ScalarType adapterDtype = ScalarType.Float32)
+    public static LoraNetwork Attach(nn.Module model, LoraTargets targets, LoraSettings settings, ScalarType adapterDtype = ScalarType.Float32,
+        Generator? generator = null)
     {
         var layers = new Dictionary<string, (Linear, LoraAdapter)>();
         foreach (var (name, module) in model.named_modules())
@@ -75,6 +141,14 @@ public sealed class LoraNetwork : IDisposable
         }
         if (layers.Count == 0)
             throw new ArgumentException($"LoRA targets '{targets.Name}' match no Linear layer of {model.GetType().Name}.");
+        if (generator is not null)
+            foreach (var name in layers.Keys.Order(StringComparer.Ordinal))
+            {
+                var adapter = layers[name].Item2;
+                using var cpu = empty(adapter.lora_A.weight.shape, adapter.lora_A.weight.dtype);
+                double bound = 1.0 / Math.Sqrt(adapter.lora_A.InFeatures);
+                using (no_grad()) adapter.lora_A.weight.copy_(cpu.uniform_(-bound, bound, generator));
+            }
         return new LoraNetwork(settings with { Targets = targets.Name }, layers);
     }
 
@@ -182,17 +256,21 @@ public sealed class LoraNetwork : IDisposable
         SafeTensors.Save(path, tensors, metadata);
     }
 
+    void ICustomization.Save(string path) => Save(path);
+
     /// <summary>
     /// Loads a LoRA file onto <paramref name="model"/>: ours, or a diffusers / peft one (keys with or without a
     /// <c>unet.</c> / <c>transformer.</c> / <c>base_model.model.</c> prefix; <c>lora_A</c>/<c>lora_B</c> or
-    /// <c>lora_down</c>/<c>lora_up</c> names). Rank comes from the tensors; alpha from the metadata, else from
-    /// per-module <c>.alpha</c> tensors, else alpha = rank.
+    /// <c>lora_down</c>/<c>lora_up</c> names). Rank comes from the tensors; alpha from <paramref name="alpha"/> when
+    /// given, else the file's metadata, else a peft <c>adapter_config.json</c> beside the file, else per-module
+    /// <c>.alpha</c> tensors, else alpha = rank.
     /// </summary>
     /// <exception cref="CheckpointFormatException">The file has no LoRA tensors, or they do not fit the model.</exception>
-    public static LoraNetwork Load(nn.Module model, string path, ScalarType adapterDtype = ScalarType.Float32)
+    public static LoraNetwork Load(nn.Module model, string path, ScalarType adapterDtype = ScalarType.Float32, double? alpha = null)
     {
         using var file = SafeTensorsFile.Open(path);
-        var settings = ReadSettings(file);
+        var settings = ReadSettings(file) ?? ReadPeftAdapterConfig(path);
+        if (alpha is double given) settings = (settings ?? new LoraSettings { Targets = "(from file)" }) with { Alpha = given };
         var pairs = new Dictionary<string, (string? A, string? B, string? Alpha)>();
         foreach (var key in file.Entries.Keys)
         {
@@ -211,7 +289,7 @@ public sealed class LoraNetwork : IDisposable
         var linears = model.named_modules().Where(m => m.module is Linear).ToDictionary(m => m.name, m => (Linear)m.module);
         var problems = new List<string>();
         var resolved = new Dictionary<string, (Linear Layer, string A, string B, string? Alpha)>();
-        foreach (var (module, (a, b, alpha)) in pairs)
+        foreach (var (module, (a, b, alphaTensor)) in pairs)
         {
             var name = ResolveModuleName(module, linears);
             if (name is null) { problems.Add($"{module}: no such Linear layer in {model.GetType().Name}"); continue; }
@@ -224,7 +302,7 @@ public sealed class LoraNetwork : IDisposable
                 problems.Add($"{module}: lora_A [{string.Join(", ", shapeA)}], lora_B [{string.Join(", ", shapeB)}] do not fit a {layer.InFeatures}->{layer.OutFeatures} layer");
                 continue;
             }
-            resolved[name] = (layer, a, b, alpha);
+            resolved[name] = (layer, a, b, alphaTensor);
         }
         if (problems.Count > 0)
             throw new CheckpointFormatException($"{path}: LoRA does not fit {model.GetType().Name}:\n  " + string.Join("\n  ", problems.Take(12)));
@@ -234,11 +312,11 @@ public sealed class LoraNetwork : IDisposable
         foreach (var (name, (layer, a, b, alphaKey)) in resolved)
         {
             int r = (int)file.Entries[a].Shape[0];
-            double alpha = settings?.Alpha ?? (alphaKey is not null ? file.Read(alphaKey).to(ScalarType.Float64).item<double>() : r);
+            double layerAlpha = settings?.Alpha ?? (alphaKey is not null ? file.Read(alphaKey).to(ScalarType.Float64).item<double>() : r);
             if (layer.Adapter is not null) throw new InvalidOperationException($"{name} already has an adapter.");
             LoraAdapter adapter;
             using (ParameterFactory.Scope(layer.weight.device, adapterDtype, initialize: false))
-                adapter = new LoraAdapter(layer.InFeatures, layer.OutFeatures, r, alpha);
+                adapter = new LoraAdapter(layer.InFeatures, layer.OutFeatures, r, layerAlpha);
             using (no_grad())
             {
                 adapter.lora_A.weight.copy_(file.Read(a));
@@ -262,6 +340,7 @@ public sealed class LoraNetwork : IDisposable
     public void Dispose()
     {
         Detach();
+        _dropoutGenerator?.Dispose();
         foreach (var (_, adapter) in _layers.Values) adapter.Dispose();
     }
 
@@ -291,6 +370,25 @@ public sealed class LoraNetwork : IDisposable
             catch (JsonException) { /* foreign metadata we can't read: fall back to the tensors */ }
         }
         return null;
+    }
+
+    /// <summary>peft saves <c>adapter_config.json</c> (r, lora_alpha) beside <c>adapter_model.safetensors</c>.</summary>
+    private static LoraSettings? ReadPeftAdapterConfig(string weightsPath)
+    {
+        var configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, "adapter_config.json");
+        if (!File.Exists(configPath)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(configPath));
+            var root = doc.RootElement;
+            return root.TryGetProperty("r", out var r) && root.TryGetProperty("lora_alpha", out var a)
+                ? new LoraSettings { Rank = r.GetInt32(), Alpha = a.GetDouble(), Targets = "(from adapter_config.json)" }
+                : null;
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException($"{configPath}: not a valid peft adapter config: {e.Message}", e);
+        }
     }
 
     private static (string? Module, string? Part) SplitLoraKey(string key)

@@ -26,6 +26,30 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// Lets <paramref name="writeFile"/> (an external tool, for one) create a temporary file at the path it is given,
+    /// beside <paramref name="path"/>, then renames that into place; on failure the temporary file is removed and
+    /// <paramref name="path"/> is untouched. The temporary name ends with the target's extension.
+    /// </summary>
+    public static void WriteVia(string path, Action<string> writeFile)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        var tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp{Path.GetExtension(full)}");
+        try
+        {
+            writeFile(tmp);
+            if (!File.Exists(tmp)) throw new IOException($"{path}: the writer produced no file.");
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
+    }
+
     /// <summary>Writes text atomically.</summary>
     public static void WriteAllText(string path, string text) =>
         Write(path, s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(text); });

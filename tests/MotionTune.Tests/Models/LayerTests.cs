@@ -81,4 +81,25 @@ public sealed class LayerTests
         }
         Assert.Equal(new float[] { 1, 1, 1, 0, 0, 0 }, emb[0].data<float>().ToArray());
     }
+
+    [Fact]
+    public void FlopCounterCountsMatmulsOnTheMetaDevice()
+    {
+        BasicTransformerBlock block;
+        using (ParameterFactory.Scope(META)) block = new BasicTransformerBlock(64, 4, 16, new TransformerBlockOptions { CrossAttentionDim = 32 });
+        var x = empty([2, 10, 64], device: META);
+        var text = empty([2, 7, 32], device: META);
+        long flops = FlopCounter.Measure(() => block.forward(x, text, null, null));
+        long tokens = 2 * 10;
+        long expected =
+            2 * tokens * 64 * 64 * 4                  // attn1 q, k, v, out
+            + 2 * (2 * 4 * 10 * 10 * 16) * 2          // attn1 QK^T and AV
+            + 2 * tokens * 64 * 64 * 2                // attn2 q, out
+            + 2 * (2 * 7) * 32 * 64 * 2               // attn2 k, v from the text
+            + 2 * (2 * 4 * 10 * 7 * 16) * 2           // attn2 QK^T and AV
+            + 2 * tokens * 64 * (256 * 2)             // GEGLU projection
+            + 2 * tokens * 256 * 64;                  // output projection
+        Assert.Equal(expected, flops);
+        Assert.False(FlopCounter.Active);
+    }
 }

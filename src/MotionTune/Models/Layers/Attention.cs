@@ -92,6 +92,12 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     /// Attention of <paramref name="hiddenStates"/> over <paramref name="encoderHiddenStates"/> (or itself).
     /// <paramref name="mask"/> is boolean (true = attend) or additive, broadcastable to (B, heads, N, M).
     /// </summary>
+    /// <remarks>
+    /// Shared context: when <paramref name="encoderHiddenStates"/> has batch B and <paramref name="hiddenStates"/> batch
+    /// B·k (e.g. the k frames of each video, consecutive), each group of k rows attends to its one context row. The
+    /// result equals repeating the context k times, without the copy and with k times fewer key/value projections;
+    /// the mask then broadcasts to (B, heads, k·N, M).
+    /// </remarks>
     public Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? mask)
     {
         using var scope = NewDisposeScope();
@@ -105,6 +111,16 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         }
         if (group_norm is not null) hiddenStates = group_norm.forward(hiddenStates.transpose(1, 2)).transpose(1, 2);
 
+        long tokens = hiddenStates.shape[1];
+        long contextBatch = encoderHiddenStates?.shape[0] ?? b;
+        if (contextBatch != b)
+        {
+            if (contextBatch == 0 || b % contextBatch != 0)
+                throw new ArgumentException($"Attention: a context of batch {contextBatch} cannot serve queries of batch {b}.");
+            // Queries of rows sharing a context form one longer sequence; attention is per query, so nothing mixes.
+            hiddenStates = hiddenStates.reshape(contextBatch, -1, hiddenStates.shape[2]);
+        }
+
         var context = encoderHiddenStates ?? hiddenStates;
         var q = SplitHeads(to_q.forward(hiddenStates));
         var k = SplitHeads(to_k.forward(context));
@@ -114,6 +130,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
 
         var output = MergeHeads(Attend(q, k, v, mask));
         output = to_out[1].forward(to_out[0].forward(output));
+        if (contextBatch != b) output = output.reshape(b, tokens, output.shape[2]);
         if (image) output = output.transpose(-1, -2).reshape(b, c, h, w);
         if (_options.ResidualConnection) output = output + residual;
         if (_options.RescaleOutputFactor != 1.0) output = output / _options.RescaleOutputFactor;
@@ -130,6 +147,8 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask = null)
     {
         if (mask is not null && mask.dtype != ScalarType.Bool && mask.dtype != q.dtype) mask = mask.to(q.dtype);
+        FlopCounter.AddAttention(q, k, v);
+        if (q.is_meta) return empty([.. q.shape[..^1], v.shape[^1]], q.dtype, q.device); // no meta kernel: shapes only
         return F.scaled_dot_product_attention(q, k, v, mask);
     }
 }

@@ -93,43 +93,58 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor>
     /// <paramref name="encoderMask"/> is its boolean/additive mask; <paramref name="timestep"/> is the (B, 6·dim)
     /// modulation of ada_norm_single blocks.
     /// </summary>
+    /// <remarks>
+    /// Video models run a block on B·k rows (the k frames, or the k spatial positions, of each sample, consecutive)
+    /// under one condition per sample: <paramref name="timestep"/> and <paramref name="encoderHiddenStates"/> may then
+    /// have batch B instead of B·k, which gives the same result as repeating them k times, without the copies.
+    /// </remarks>
     public Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? encoderMask, Tensor? timestep)
+    {
+        if (!_adaSingle) return LayerNormForward(hiddenStates, encoderHiddenStates, encoderMask);
+        if (timestep is null) throw new ArgumentException("ada_norm_single blocks need the timestep modulation.");
+        using var scope = NewDisposeScope();
+        long rows = hiddenStates.shape[0], tokens = hiddenStates.shape[1], dim = hiddenStates.shape[2];
+        long samples = timestep.shape[0];
+        if (samples == 0 || rows % samples != 0)
+            throw new ArgumentException($"BasicTransformerBlock: a timestep modulation of batch {samples} cannot condition {rows} rows.");
+        // shift/scale/gate of attention, then of the feed-forward: each (samples, 1, dim).
+        var mod = (scale_shift_table!.unsqueeze(0) + timestep.reshape(samples, 6, dim)).chunk(6, 1);
+        // The per-token work (norms, modulation, feed-forward) runs on (samples, rows/samples·tokens, dim) views,
+        // where the per-sample modulation broadcasts; only attention needs the (rows, tokens, dim) layout.
+        Tensor PerSample(Tensor t) => t.reshape(samples, -1, dim);
+        Tensor PerRow(Tensor t) => t.reshape(rows, tokens, dim);
+        var x = PerSample(hiddenStates);
+
+        // 1. Self-attention
+        var h = mod[0].addcmul(norm1.forward(x), 1 + mod[1], 1);
+        x = x.addcmul(mod[2], PerSample(attn1.forward(PerRow(h), null, null)), 1);
+
+        // 2. Cross-attention takes the unnormalised input (PixArt)
+        if (attn2 is not null)
+        {
+            var context = _doubleSelfAttention ? null : encoderHiddenStates;
+            x = x + PerSample(attn2.forward(PerRow(x), context, _doubleSelfAttention ? null : encoderMask));
+        }
+
+        // 3. Feed-forward
+        h = mod[3].addcmul(norm2!.forward(x), 1 + mod[4], 1);
+        x = x.addcmul(mod[5], ff.forward(h), 1);
+        return PerRow(x).MoveToOuterDisposeScope();
+    }
+
+    private Tensor LayerNormForward(Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? encoderMask)
     {
         using var scope = NewDisposeScope();
         var x = hiddenStates;
-        Tensor[]? mod = null;
-        if (_adaSingle)
-        {
-            if (timestep is null) throw new ArgumentException("ada_norm_single blocks need the timestep modulation.");
-            mod = (scale_shift_table!.unsqueeze(0) + timestep.reshape(x.shape[0], 6, -1)).chunk(6, 1);
-        }
-
-        // 1. Self-attention
-        var h = norm1.forward(x);
-        if (mod is not null) h = h * (1 + mod[1]) + mod[0];
-        var attn = attn1.forward(h, null, null);
-        if (mod is not null) attn = mod[2] * attn;
-        x = x + attn;
-
-        // 2. Cross-attention (or the second self-attention)
+        x = x + attn1.forward(norm1.forward(x), null, null);
         if (attn2 is not null)
         {
-            h = _adaSingle ? x : norm2!.forward(x);
+            var h = norm2!.forward(x);
             x = _doubleSelfAttention
                 ? x + attn2.forward(h, null, null)
                 : x + attn2.forward(h, encoderHiddenStates, encoderMask);
         }
-
-        // 3. Feed-forward
-        if (mod is not null)
-        {
-            h = norm2!.forward(x) * (1 + mod[4]) + mod[3];
-            x = x + mod[5] * ff.forward(h);
-        }
-        else
-        {
-            x = x + ff.forward(norm3!.forward(x));
-        }
+        x = x + ff.forward(norm3!.forward(x));
         return x.MoveToOuterDisposeScope();
     }
 }

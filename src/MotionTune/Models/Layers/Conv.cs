@@ -33,7 +33,14 @@ public sealed class Conv2d : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) => F.conv2d(input, weight, bias, _stride, _padding, null, _groups);
+    public override Tensor forward(Tensor input)
+    {
+        var output = input.is_meta
+            ? ConvShape.MetaOutput(input, weight, _stride, _padding) // no meta kernel: shapes only
+            : F.conv2d(input, weight, bias, _stride, _padding, null, _groups);
+        FlopCounter.AddConvolution(output, weight);
+        return output;
+    }
 }
 
 /// <summary>3D convolution with PyTorch's parameter layout (out, in/groups, kt, kh, kw).</summary>
@@ -61,5 +68,28 @@ public sealed class Conv3d : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) => F.conv3d(input, weight, bias, _stride, _padding, null, _groups);
+    public override Tensor forward(Tensor input)
+    {
+        var output = input.is_meta
+            ? ConvShape.MetaOutput(input, weight, _stride, _padding) // no meta kernel: shapes only
+            : F.conv3d(input, weight, bias, _stride, _padding, null, _groups);
+        FlopCounter.AddConvolution(output, weight);
+        return output;
+    }
+}
+
+/// <summary>Output shapes of convolutions, for meta-device runs (libtorch has no meta convolution kernel).</summary>
+internal static class ConvShape
+{
+    /// <summary>An empty meta tensor of the convolution's output shape: (N, out, ⌊(in + 2p − k) / s⌋ + 1, ...).</summary>
+    public static Tensor MetaOutput(Tensor input, Tensor weight, long[] stride, long[] padding)
+    {
+        int spatial = stride.Length;
+        var shape = new long[2 + spatial];
+        shape[0] = input.shape[0];
+        shape[1] = weight.shape[0];
+        for (int i = 0; i < spatial; i++)
+            shape[2 + i] = (input.shape[2 + i] + 2 * padding[i] - weight.shape[2 + i]) / stride[i] + 1;
+        return empty(shape, input.dtype, input.device);
+    }
 }

@@ -8,23 +8,44 @@ namespace MotionTune.Models.Layers;
 /// video model train on one GPU. Parameter gradients are accumulated by the recomputation's own backward pass
 /// (the "reentrant" scheme), so only the block's tensor inputs pass through the autograd function.
 /// </summary>
-/// <remarks>The block must be deterministic (no dropout), as the recomputation must reproduce the forward.</remarks>
+/// <remarks>
+/// The recomputation must reproduce the forward, so random draws are replayed, as PyTorch's
+/// <c>checkpoint(preserve_rng_state=True)</c> does: the CPU generator's state is saved and restored exactly; for CUDA
+/// inputs, whose generator state TorchSharp cannot read, the CUDA generator of the current device is re-seeded from the
+/// CPU generator before the block and again before its recomputation, so dropout masks match (the CUDA random stream then
+/// differs from a run without checkpointing, but stays determined by <c>torch.manual_seed</c>).
+/// </remarks>
 public static class GradientCheckpoint
 {
     /// <summary>
     /// Computes <paramref name="block"/>(<paramref name="inputs"/>) under checkpointing when gradients are being
-    /// recorded, else calls it directly. Null inputs are passed through as null.
+    /// recorded, else calls it directly. Null inputs are passed through as null. Parameters the block uses get their
+    /// gradients even when no input requires grad.
     /// </summary>
     public static Tensor Run(Func<Tensor?[], Tensor> block, params Tensor?[] inputs)
     {
         if (!is_grad_enabled()) return block(inputs);
+        inputs = WithGradientPath(inputs);
         var present = inputs.Select((t, i) => (t, i)).Where(p => p.t is not null).ToArray();
-        var args = new object[present.Length + 2];
-        args[0] = block;
-        args[1] = inputs.Length;
         var positions = present.Select(p => p.i).ToArray();
-        for (int j = 0; j < present.Length; j++) args[j + 2] = present[j].t!;
-        return CheckpointFunction.apply([positions, .. args]);
+        var tensors = present.Select(p => p.t!).ToList();
+        return CheckpointFunction.apply([positions, block, inputs.Length, .. tensors]);
+    }
+
+    /// <summary>
+    /// With a frozen base, a block's inputs often need no gradient (the first block's, always), and then autograd would
+    /// never call the checkpoint's backward, so the block's own trainable parameters (LoRA) would get no gradient. As
+    /// peft's <c>enable_input_require_grads</c> does, the first floating-point input then becomes a leaf that records a
+    /// gradient; the values are unchanged.
+    /// </summary>
+    private static Tensor?[] WithGradientPath(Tensor?[] inputs)
+    {
+        if (inputs.Any(t => t is not null && t.requires_grad)) return inputs;
+        int first = Array.FindIndex(inputs, t => t is not null && t.is_floating_point());
+        if (first < 0) return inputs;
+        var copy = (Tensor?[])inputs.Clone();
+        copy[first] = inputs[first]!.detach().requires_grad_(true);
+        return copy;
     }
 
     private sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>
@@ -42,16 +63,21 @@ public static class GradientCheckpoint
             ctx.save_data("positions", positions);
             ctx.save_data("count", count);
             ctx.save_for_backward(tensors);
+            ctx.save_data("rng", RandomState.Capture(tensors));
             using (no_grad()) return block(Arrange(tensors, positions, count));
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
+            // The recomputed activations are temporaries: without a scope they would hold GPU memory until the GC ran.
+            using var scope = NewDisposeScope();
             var block = (Func<Tensor?[], Tensor>)ctx.get_data("block");
             var positions = (int[])ctx.get_data("positions");
             int count = (int)ctx.get_data("count");
             var saved = ctx.get_saved_variables();
             var detached = saved.Select(t => t.detach().requires_grad_(t.requires_grad)).ToList();
+            var rng = (RandomState)ctx.get_data("rng");
+            using (rng.Replay())
             using (enable_grad())
             {
                 var output = block(Arrange(detached, positions, count));
@@ -59,7 +85,7 @@ public static class GradientCheckpoint
             }
             // One gradient per argument of apply: none for the three bookkeeping arguments.
             var grads = new List<Tensor> { null!, null!, null! };
-            grads.AddRange(detached.Select(t => t.requires_grad ? t.grad ?? zeros_like(t) : null!));
+            grads.AddRange(detached.Select(t => t.requires_grad ? (t.grad ?? zeros_like(t)).MoveToOuterDisposeScope() : null!));
             return grads;
         }
 
@@ -68,6 +94,55 @@ public static class GradientCheckpoint
             var arranged = new Tensor?[count];
             for (int j = 0; j < positions.Length; j++) arranged[positions[j]] = tensors[j];
             return arranged;
+        }
+    }
+
+    /// <summary>The random state a block started from, to replay its draws in the recomputation.</summary>
+    private sealed class RandomState
+    {
+        private readonly Tensor _cpuState;
+        private readonly long? _cudaSeed;
+
+        private RandomState(Tensor cpuState, long? cudaSeed) => (_cpuState, _cudaSeed) = (cpuState, cudaSeed);
+
+        /// <summary>Saves the CPU generator state and, for CUDA inputs, re-seeds the CUDA generator with a recorded seed.</summary>
+        public static RandomState Capture(IEnumerable<Tensor> inputs)
+        {
+            // Kept past the caller's dispose scope: the backward pass needs it.
+            var cpuState = random.get_rng_state().DetachFromDisposeScope();
+            long? cudaSeed = null;
+            if (inputs.Any(t => t.device.type == TorchSharp.DeviceType.CUDA))
+            {
+                cudaSeed = DrawSeed();
+                cuda.manual_seed(cudaSeed.Value);
+            }
+            return new RandomState(cpuState, cudaSeed);
+        }
+
+        /// <summary>Puts the generators back where the block started; disposing moves them on to fresh states.</summary>
+        public IDisposable Replay()
+        {
+            var current = random.get_rng_state();
+            random.set_rng_state(_cpuState);
+            if (_cudaSeed is long seed) cuda.manual_seed(seed);
+            return new Resume(current, _cudaSeed is not null);
+        }
+
+        private static long DrawSeed()
+        {
+            using var draw = randint(long.MaxValue, [1], ScalarType.Int64);
+            return draw.item<long>();
+        }
+
+        private sealed class Resume(Tensor cpuState, bool reseedCuda) : IDisposable
+        {
+            public void Dispose()
+            {
+                random.set_rng_state(cpuState);
+                // A fresh seed, so draws after the backward pass do not repeat the replayed ones.
+                if (reseedCuda) cuda.manual_seed(DrawSeed());
+                cpuState.Dispose();
+            }
         }
     }
 }

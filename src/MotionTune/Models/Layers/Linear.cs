@@ -44,6 +44,7 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        FlopCounter.AddLinear(input, InFeatures, OutFeatures);
         var output = F.linear(input, weight, bias);
         return Adapter is { Enabled: true } adapter ? adapter.Apply(input, output) : output;
     }

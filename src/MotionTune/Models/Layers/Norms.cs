@@ -32,7 +32,8 @@ public sealed class GroupNorm : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) => F.group_norm(input, NumGroups, weight, bias, Eps);
+    public override Tensor forward(Tensor input) =>
+        input.is_meta ? empty_like(input) : F.group_norm(input, NumGroups, weight, bias, Eps); // no meta kernel: shapes only
 }
 
 /// <summary>Layer normalisation over the last dimension.</summary>
@@ -60,7 +61,8 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) => F.layer_norm(input, _shape, weight, bias, Eps);
+    public override Tensor forward(Tensor input) =>
+        input.is_meta ? empty_like(input) : F.layer_norm(input, _shape, weight, bias, Eps); // no meta kernel: shapes only
 }
 
 /// <summary>Token embedding table, <c>weight</c> (num_embeddings, dim).</summary>

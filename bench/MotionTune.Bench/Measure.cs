@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using MotionTune.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MotionTune.Bench;
+
+/// <summary>Timing and memory measurement on a device: CUDA-synchronised, median of several runs after warm-up.</summary>
+public static class Measure
+{
+    /// <summary>Waits for queued GPU work.</summary>
+    public static void Sync(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
+    }
+
+    /// <summary>Median milliseconds of <paramref name="runs"/> calls after <paramref name="warmup"/> untimed ones; all times kept.</summary>
+    public static Timing Time(Device device, Action action, int warmup = 3, int runs = 10)
+    {
+        for (int i = 0; i < warmup; i++) { action(); Sync(device); }
+        var times = new double[runs];
+        for (int i = 0; i < runs; i++)
+        {
+            Sync(device);
+            var watch = Stopwatch.StartNew();
+            action();
+            Sync(device);
+            times[i] = watch.Elapsed.TotalMilliseconds;
+        }
+        return new Timing(times);
+    }
+
+    /// <summary>
+    /// Peak memory of <paramref name="action"/>: the allocator's peak allocated bytes where its statistics are
+    /// available (as torch.cuda.max_memory_allocated), else the device-wide peak sampled from cudaMemGetInfo.
+    /// </summary>
+    public static MemoryPeak PeakMemory(Device device, Action action)
+    {
+        if (device.type != DeviceType.CUDA) { action(); return new MemoryPeak(0, "cpu: not measured"); }
+        Sync(device);
+        if (CudaMemory.Available)
+        {
+            CudaMemory.ResetPeak(device.index < 0 ? 0 : device.index);
+            action();
+            Sync(device);
+            return new MemoryPeak(CudaMemory.AllocatedBytes(device.index < 0 ? 0 : device.index, peak: true), "allocator peak allocated");
+        }
+        long peak = 0;
+        using var cancel = new CancellationTokenSource();
+        var sampler = Task.Run(() =>
+        {
+            while (!cancel.IsCancellationRequested)
+            {
+                if (GpuInfo.MemGetInfo() is { } info) peak = Math.Max(peak, (long)(info.Total - info.Free));
+                Thread.Sleep(1);
+            }
+        });
+        action();
+        Sync(device);
+        cancel.Cancel();
+        sampler.Wait();
+        return new MemoryPeak(peak, $"device-wide peak in use, sampled (allocator statistics unavailable: {CudaMemory.UnavailableReason})");
+    }
+}
+
+/// <summary>Run times in milliseconds.</summary>
+public sealed record Timing(double[] Milliseconds)
+{
+    /// <summary>The median.</summary>
+    public double Median
+    {
+        get
+        {
+            var sorted = Milliseconds.Order().ToArray();
+            int n = sorted.Length;
+            return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        }
+    }
+
+    /// <summary>The fastest run.</summary>
+    public double Min => Milliseconds.Min();
+}
+
+/// <summary>A peak memory figure and how it was obtained.</summary>
+public sealed record MemoryPeak(long Bytes, string Method)
+{
+    /// <summary>GiB.</summary>
+    public double GiB => Bytes / (double)(1L << 30);
+}

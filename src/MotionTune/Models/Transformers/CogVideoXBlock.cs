@@ -1,0 +1,85 @@
+using MotionTune.Models.Layers;
+using static TorchSharp.torch;
+
+namespace MotionTune.Models.Transformers;
+
+/// <summary>
+/// diffusers' <c>CogVideoXBlock</c>: full 3D attention over the joint [text, video] sequence with per-head QK layer norm
+/// (rotary positions on the video tokens of q and k for 5B), then a feed-forward over the joint sequence; before each,
+/// a <see cref="CogVideoXLayerNormZero"/> modulates text and video separately, and its gates scale the residuals.
+/// </summary>
+public sealed class CogVideoXBlock : nn.Module
+{
+    /// <summary>Modulated norm before attention.</summary>
+    public readonly CogVideoXLayerNormZero norm1;
+    /// <summary>Self-attention (q/k/v/out projections and q/k norms; its SDPA is driven from here).</summary>
+    public readonly Attention attn1;
+    /// <summary>Modulated norm before the feed-forward.</summary>
+    public readonly CogVideoXLayerNormZero norm2;
+    /// <summary>Feed-forward.</summary>
+    public readonly FeedForward ff;
+
+    /// <summary>Creates the block as <c>CogVideoXTransformer3DModel</c> configures it.</summary>
+    public CogVideoXBlock(CogVideoXTransformer3DConfig config) : base(nameof(CogVideoXBlock))
+    {
+        long dim = config.InnerDim;
+        norm1 = new CogVideoXLayerNormZero(config.TimeEmbedDim, dim, config.NormElementwiseAffine, config.NormEps);
+        attn1 = new Attention(dim, new AttentionOptions
+        {
+            Heads = config.NumAttentionHeads,
+            DimHead = config.AttentionHeadDim,
+            QkNorm = "layer_norm",
+            Eps = 1e-6,
+            Bias = config.AttentionBias,
+            OutBias = true,
+        });
+        norm2 = new CogVideoXLayerNormZero(config.TimeEmbedDim, dim, config.NormElementwiseAffine, config.NormEps);
+        ff = new FeedForward(dim, activation: config.ActivationFn);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// Runs the block on (B, N, dim) video tokens and (B, L, dim) text tokens under the (B, time_embed_dim) timestep
+    /// embedding; <paramref name="rotary"/> (5B) rotates the video part of q and k. Returns the updated video and text tokens.
+    /// </summary>
+    public (Tensor Video, Tensor Text) forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor temb, CogVideoXRotary? rotary = null)
+    {
+        using var scope = NewDisposeScope();
+        long textLength = encoderHiddenStates.shape[1];
+
+        // 1. Attention
+        var (video, text, gate, textGate) = norm1.forward(hiddenStates, encoderHiddenStates, temb);
+        var attention = Attend(cat([text, video], 1), rotary);
+        var h = addcmul(hiddenStates, gate, attention[TensorIndex.Colon, TensorIndex.Slice(textLength)], 1);
+        var e = addcmul(encoderHiddenStates, textGate, attention[TensorIndex.Colon, TensorIndex.Slice(0, textLength)], 1);
+
+        // 2. Feed-forward
+        (video, text, gate, textGate) = norm2.forward(h, e, temb);
+        var output = ff.forward(cat([text, video], 1));
+        h = addcmul(h, gate, output[TensorIndex.Colon, TensorIndex.Slice(textLength)], 1);
+        e = addcmul(e, textGate, output[TensorIndex.Colon, TensorIndex.Slice(0, textLength)], 1);
+        return (h.MoveToOuterDisposeScope(), e.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>CogVideoX's attention processor on the joint sequence x (B, S, dim).</summary>
+    private Tensor Attend(Tensor x, CogVideoXRotary? rotary)
+    {
+        using var scope = NewDisposeScope(); // frees q, k, v and friends before the feed-forward runs
+        long b = x.shape[0], s = x.shape[1];
+        int heads = attn1.Heads, d = attn1.DimHead;
+        // Heads are split as (B, S, heads, d) first: the per-head norms and the rotation act on the last dimension, so they
+        // run on contiguous tensors, and the transpose to (B, heads, S, d) for SDPA is a free view.
+        var q = attn1.to_q.forward(x).view(b, s, heads, d);
+        var k = attn1.to_k.forward(x).view(b, s, heads, d);
+        var v = attn1.to_v.forward(x).view(b, s, heads, d);
+        if (attn1.norm_q is not null) q = attn1.norm_q.forward(q);
+        if (attn1.norm_k is not null) k = attn1.norm_k.forward(k);
+        if (rotary is not null)
+        {
+            q = rotary.Apply(q);
+            k = rotary.Apply(k);
+        }
+        var output = Attention.MergeHeads(Attention.Attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)));
+        return attn1.to_out[1].forward(attn1.to_out[0].forward(output)).MoveToOuterDisposeScope();
+    }
+}

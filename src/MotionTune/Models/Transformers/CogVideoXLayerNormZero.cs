@@ -1,0 +1,41 @@
+using MotionTune.Models.Layers;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MotionTune.Models.Transformers;
+
+/// <summary>
+/// diffusers' <c>CogVideoXLayerNormZero</c>: <c>linear</c>(silu(temb)) gives shift, scale and gate for the video tokens
+/// and for the text tokens; both are normalised by the same <c>norm</c> and modulated with their own shift and scale.
+/// </summary>
+public sealed class CogVideoXLayerNormZero : nn.Module
+{
+    /// <summary>Timestep embedding → 6 · dim modulation (shift, scale, gate, text shift, text scale, text gate).</summary>
+    public readonly Linear linear;
+    /// <summary>The shared layer norm.</summary>
+    public readonly LayerNorm norm;
+
+    /// <summary>Creates the layer.</summary>
+    public CogVideoXLayerNormZero(long conditioningDim, long embeddingDim, bool elementwiseAffine = true, double eps = 1e-5, bool bias = true)
+        : base(nameof(CogVideoXLayerNormZero))
+    {
+        linear = new Linear(conditioningDim, 6 * embeddingDim, bias);
+        norm = new LayerNorm(embeddingDim, eps, elementwiseAffine);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// Normalises (B, N, dim) video and (B, L, dim) text tokens under the (B, conditioning) timestep embedding; returns
+    /// both modulated, and the (B, 1, dim) gates for the residual branches.
+    /// </summary>
+    public (Tensor Video, Tensor Text, Tensor Gate, Tensor TextGate) forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor temb)
+    {
+        using var scope = NewDisposeScope();
+        var m = linear.forward(F.silu(temb)).unsqueeze(1).chunk(6, 2);
+        // addcmul(shift, norm(x), 1 + scale) is norm(x)·(1 + scale) + shift in one kernel.
+        var video = addcmul(m[0], norm.forward(hiddenStates), 1 + m[1], 1);
+        var text = addcmul(m[3], norm.forward(encoderHiddenStates), 1 + m[4], 1);
+        return (video.MoveToOuterDisposeScope(), text.MoveToOuterDisposeScope(),
+            m[2].MoveToOuterDisposeScope(), m[5].MoveToOuterDisposeScope());
+    }
+}
