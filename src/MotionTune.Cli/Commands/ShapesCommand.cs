@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using MotionTune.Evaluation;
 using MotionTune.Runtime;
 using MotionTune.ShapesWorld;
 using MotionTune.ShapesWorld.Metrics;
+using MotionTune.Video;
 using Spectre.Console;
 using TorchSharp;
 
@@ -51,7 +53,7 @@ public static class ShapesCommand
             var outFolder = parse.GetValue(output)!;
             TaskSet.Write(outFolder, tasks, Settings(parse.GetValue(size)), parse.GetValue(frames), parse.GetValue(overwrite));
             var table = new Table().AddColumn("task").AddColumn("caption").AddColumn("multiple changes");
-            foreach (var t in tasks) table.AddRow(t.Name, t.Caption, t.Prompt(EditKind.Multiple));
+            foreach (var t in tasks) table.AddRow(t.Name, t.Caption, t.Prompt(EditKinds.Multiple));
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"{tasks.Count} tasks written to [bold]{Markup.Escape(Path.GetFullPath(outFolder))}[/]");
             return 0;
@@ -87,13 +89,13 @@ public static class ShapesCommand
 
     private static Command Read()
     {
-        var frames = new Argument<string>("frames") { Description = "A folder of PNG frames." };
+        var frames = new Argument<string>("video") { Description = "A video file or a folder of frames." };
         var command = new Command("read", "Read a clip's object colour, shape, centroid and background per frame, and its motion class.") { frames };
         command.SetAction(parse => Guarded(() =>
         {
             GlobalOptions.InitializeRuntime(parse);
-            using var clip = FrameFiles.ReadPngFolder(parse.GetValue(frames)!);
-            var reading = FrameReader.Read(clip);
+            using var clip = VideoFile.Read(parse.GetValue(frames)!);
+            var reading = FrameReader.Read(clip.Frames);
             var table = new Table().AddColumn("frame").AddColumn("colour").AddColumn("shape").AddColumn("match").AddColumn("background").AddColumn("x").AddColumn("y");
             for (int i = 0; i < reading.Frames.Count; i++)
             {
@@ -112,8 +114,8 @@ public static class ShapesCommand
     {
         var tasks = new Option<string>("--tasks") { Description = "A task set folder (motiontune shapes tasks).", Required = true };
         var task = new Option<string>("--task") { Description = "The task's name.", Required = true };
-        var edit = new Option<string>("--edit") { Description = "style, object, background or multiple: which prompt the video was made for.", Required = true };
-        var video = new Argument<string>("frames") { Description = "The generated clip: a folder of PNG frames." };
+        var edit = new Option<string>("--edit") { Description = "style, object, background or multiple: which prompt the clip was made for.", Required = true };
+        var video = new Argument<string>("video") { Description = "The generated clip: a video file or a folder of frames." };
         var command = new Command("score", "Score a generated clip against its task: appearance alignment, leakage, motion fidelity.") { video, tasks, task, edit };
         command.SetAction(parse => Guarded(() =>
         {
@@ -122,17 +124,20 @@ public static class ShapesCommand
             var name = parse.GetValue(task)!;
             var found = TaskSet.Read(folder).FirstOrDefault(t => t.Name == name)
                 ?? throw new ArgumentException($"--task: no task '{name}' in {folder}.");
-            var kind = Enum.TryParse<EditKind>(parse.GetValue(edit), ignoreCase: true, out var k) ? k
-                : throw new ArgumentException($"--edit: '{parse.GetValue(edit)}' is not style, object, background or multiple.");
-            using var reference = TaskSet.ReadFrames(folder, name);
-            using var generated = FrameFiles.ReadPngFolder(parse.GetValue(video)!);
-            var score = EditScorer.Score(generated, found.Prompt(kind), found.Reference, FrameReader.Read(reference).Path);
+            var kind = parse.GetValue(edit)!;
+            if (!EditKinds.All.Contains(kind)) throw new ArgumentException($"--edit: '{kind}' is not one of {string.Join(", ", EditKinds.All)}.");
+            using var reference = VideoFile.Read(Path.Combine(folder, TaskSet.FramesFolder, name));
+            using var generated = VideoFile.Read(parse.GetValue(video)!);
+            if (!generated.Frames.shape.SequenceEqual(reference.Frames.shape))
+                throw new ArgumentException($"the clip is [{string.Join(", ", generated.Frames.shape)}] but the reference is [{string.Join(", ", reference.Frames.shape)}]; generate with the task set's frame count and size.");
+            var score = EditScorer.Score(generated.Frames, found.Prompt(kind), found.Reference, FrameReader.Read(reference.Frames).Path, reference.Frames);
             var table = new Table().AddColumn("metric").AddColumn("value");
             table.AddRow("prompt", Markup.Escape(found.Prompt(kind)));
             table.AddRow("alignment colour / shape / background / all", $"{Number(score.Alignment.Colour)} / {Number(score.Alignment.Shape)} / {Number(score.Alignment.Background)} / {Number(score.Alignment.All)}");
             table.AddRow("leakage (mean over changed attributes)", Number(score.Leakage.Mean));
             table.AddRow("displacement cosine", Number(score.Fidelity.DisplacementCosine));
             table.AddRow("trajectory distance", Number(score.Fidelity.TrajectoryDistance));
+            table.AddRow("optical-flow similarity", Number(score.FlowSimilarity ?? double.NaN));
             AnsiConsole.Write(table);
             return 0;
         }));
@@ -182,7 +187,7 @@ public static class ShapesCommand
         {
             return action();
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidDataException)
+        catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidDataException or TgveDatasetException or VideoFormatException)
         {
             AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
             return 1;

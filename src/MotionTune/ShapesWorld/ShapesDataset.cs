@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text;
 using MotionTune.IO;
+using MotionTune.Video;
 using static TorchSharp.torch;
 
 namespace MotionTune.ShapesWorld;
@@ -73,14 +73,15 @@ public sealed record ShapesDataset(int Seed = 0, int Frames = 16, double ScaleJi
 
     /// <summary>
     /// Writes <paramref name="count"/> items of a split to <paramref name="folder"/> (all or nothing):
-    /// <c>frames/&lt;split&gt;-&lt;index&gt;/00000.png ...</c> and <c>captions.csv</c>
-    /// (video, caption, shape, colour, background, motion, split).
+    /// <c>frames/&lt;split&gt;-&lt;index&gt;/00000.png ...</c> (split <c>train</c> or <c>held-out</c>) and
+    /// <c>captions.csv</c> (video, caption, shape, colour, background, motion, split).
     /// </summary>
     public void Write(string folder, int count, RenderSettings settings, DatasetSplit split = DatasetSplit.Train, bool overwrite = false)
     {
         StagedFolder.Write(folder, overwrite, staging =>
         {
-            var csv = new StringBuilder("video,caption,shape,colour,background,motion,split\n");
+            var rows = new List<string[]>();
+            var splitName = split == DatasetSplit.Train ? "train" : "held-out";
             const int batch = 64;
             for (int start = 0; start < count; start += batch)
             {
@@ -91,15 +92,15 @@ public sealed record ShapesDataset(int Seed = 0, int Frames = 16, double ScaleJi
                     for (int i = 0; i < items.Count; i++)
                     {
                         var item = items[i];
-                        var name = string.Create(CultureInfo.InvariantCulture, $"{split.ToString().ToLowerInvariant()}-{item.Index:D6}");
+                        var name = string.Create(CultureInfo.InvariantCulture, $"{splitName}-{item.Index:D6}");
                         using var clip = frames[i];
-                        FrameFiles.WritePngFolder(clip, Path.Combine(staging, "frames", name));
+                        VideoFile.WriteFrames(Path.Combine(staging, "frames", name), clip, prefix: "");
                         var a = item.Clip.Appearance;
-                        csv.Append($"{name},{captions[i]},{a.Shape},{a.Colour},{a.Background},{item.Motion.Name},{split.ToString().ToLowerInvariant()}\n");
+                        rows.Add([name, captions[i], a.Shape, a.Colour, a.Background, item.Motion.Name, splitName]);
                     }
                 }
             }
-            AtomicFile.WriteAllText(Path.Combine(staging, "captions.csv"), csv.ToString());
+            Csv.WriteFile(Path.Combine(staging, "captions.csv"), ["video", "caption", "shape", "colour", "background", "motion", "split"], rows);
         });
     }
 }

@@ -1,13 +1,15 @@
 using System.Text.Json;
+using MotionTune.Evaluation;
 using MotionTune.IO;
+using MotionTune.Video;
 using static TorchSharp.torch;
 
 namespace MotionTune.ShapesWorld;
 
 /// <summary>
 /// One customization task in the TGVE shape: a reference clip of a custom motion, its caption (object and background,
-/// not the motion), and four edit prompts that change the colour (style), the shape (object), the background, or all
-/// three (multiple) while the motion should stay the reference's.
+/// not the motion), and four edit prompts (<see cref="EditKinds"/>) that change the colour (style), the shape (object),
+/// the background, or all three (multiple) while the motion should stay the reference's.
 /// </summary>
 /// <param name="Name">The task's name (the video name in the CSV; the motion's name).</param>
 /// <param name="Motion">The reference motion.</param>
@@ -21,33 +23,41 @@ public sealed record ShapesTask(string Name, CustomMotion Motion, Appearance Ref
     /// <summary>The reference caption, e.g. "a red circle on a white background".</summary>
     public string Caption => Captions.Describe(Reference);
 
-    /// <summary>The appearance an edit prompt asks for.</summary>
-    public Appearance Edit(EditKind kind) => kind switch
+    /// <summary>The appearance the edit prompt of <paramref name="kind"/> (an <see cref="EditKinds"/> name) asks for.</summary>
+    /// <exception cref="ArgumentException">Not an edit kind.</exception>
+    public Appearance Edit(string kind) => kind switch
     {
-        EditKind.Style => Style,
-        EditKind.Object => Object,
-        EditKind.Background => Background,
-        EditKind.Multiple => Multiple,
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        EditKinds.Style => Style,
+        EditKinds.Object => Object,
+        EditKinds.Background => Background,
+        EditKinds.Multiple => Multiple,
+        _ => throw new ArgumentException($"'{kind}' is not an edit kind ({string.Join(", ", EditKinds.All)}).", nameof(kind)),
     };
 
-    /// <summary>The edit prompt of one kind.</summary>
-    public string Prompt(EditKind kind) => Captions.Describe(Edit(kind));
+    /// <summary>The edit prompt of <paramref name="kind"/> (an <see cref="EditKinds"/> name).</summary>
+    public string Prompt(string kind) => Captions.Describe(Edit(kind));
+
+    /// <summary>The four edit prompts by kind, in the TGVE column order.</summary>
+    public IReadOnlyDictionary<string, string> Prompts => EditKinds.All.ToDictionary(k => k, Prompt);
 
     /// <summary>The reference clip with <paramref name="frames"/> frames.</summary>
     public ClipSpec ReferenceClip(int frames = 16) => new(Reference, Motion.Sample(frames, new Random(0)));
-
-    /// <summary>The task as a TGVE CSV row.</summary>
-    public TgveRow ToTgveRow() => new(Name, Caption, Prompt(EditKind.Style), Prompt(EditKind.Object), Prompt(EditKind.Background), Prompt(EditKind.Multiple));
 }
 
 /// <summary>
-/// Builds, writes and reads sets of <see cref="ShapesTask"/>. On disk a task set is a folder:
-/// <c>tasks.csv</c> (LOVEU-TGVE-2023 columns), <c>frames/&lt;task&gt;/00000.png ...</c> (the reference clips),
-/// <c>motions/&lt;task&gt;.json</c> (the custom motions) and <c>settings.json</c> (frame size and count).
+/// Builds, writes and reads sets of <see cref="ShapesTask"/>. On disk a task set is a TGVE-format dataset
+/// (<see cref="TgveDataset"/> reads it): <c>tasks.csv</c> with the LOVEU-TGVE-2023 columns and
+/// <c>frames/&lt;task&gt;/00000.png ...</c>, the reference clips; plus <c>motions/&lt;task&gt;.json</c>, the custom
+/// motions, and <c>settings.json</c> (frame size and count, object size).
 /// </summary>
 public static class TaskSet
 {
+    /// <summary>The CSV's file name in a task set folder.</summary>
+    public const string CsvName = "tasks.csv";
+
+    /// <summary>The reference clips' folder in a task set folder (the TGVE video folder).</summary>
+    public const string FramesFolder = "frames";
+
     /// <summary>
     /// One task per motion, named after it. Per task (seeded by <paramref name="seed"/> and the motion's name, so adding
     /// a motion file leaves the other tasks as they were) a random reference appearance, and edits that each change one
@@ -62,14 +72,14 @@ public static class TaskSet
         var colours = Palette.Colours.Select(c => c.Name).ToArray();
         var backgrounds = Palette.Backgrounds.Select(b => b.Name).ToArray();
         var tasks = new List<ShapesTask>();
-        for (int i = 0; i < motions.Count; i++)
+        foreach (var motion in motions)
         {
-            var random = new Random(Seeds.Mix(seed, Seeds.Of(motions[i].Name)));
+            var random = new Random(Seeds.Mix(seed, Seeds.Of(motion.Name)));
             string Pick(string[] names) => names[random.Next(names.Length)];
             string Other(string[] names, string not) { var rest = names.Where(n => n != not).ToArray(); return rest[random.Next(rest.Length)]; }
             var reference = new Appearance(Pick(shapes), Pick(colours), Pick(backgrounds));
             tasks.Add(new ShapesTask(
-                motions[i].Name, motions[i], reference,
+                motion.Name, motion, reference,
                 Style: reference with { Colour = Other(colours, reference.Colour) },
                 Object: reference with { Shape = Other(shapes, reference.Shape) },
                 Background: reference with { Background = Other(backgrounds, reference.Background) },
@@ -84,11 +94,13 @@ public static class TaskSet
     {
         StagedFolder.Write(folder, overwrite, staging =>
         {
-            TgveCsv.Write(Path.Combine(staging, "tasks.csv"), tasks.Select(t => t.ToTgveRow()));
+            var header = new[] { TgveDataset.VideoColumn, TgveDataset.CaptionColumn }.Concat(EditKinds.All.Select(k => EditKinds.Columns[k]));
+            Csv.WriteFile(Path.Combine(staging, CsvName), header,
+                tasks.Select(t => new[] { t.Name, t.Caption }.Concat(EditKinds.All.Select(t.Prompt))));
             foreach (var task in tasks)
             {
                 using var clip = Renderer.Render(task.ReferenceClip(frames), settings);
-                FrameFiles.WritePngFolder(clip, Path.Combine(staging, "frames", task.Name));
+                VideoFile.WriteFrames(Path.Combine(staging, FramesFolder, task.Name), clip, prefix: "");
                 AtomicFile.WriteAllText(Path.Combine(staging, "motions", task.Name + ".json"), task.Motion.ToJson());
             }
             var info = new Dictionary<string, object>
@@ -102,26 +114,36 @@ public static class TaskSet
         });
     }
 
-    /// <summary>Reads a task set folder's tasks (captions parsed back into appearances, motions from <c>motions/</c>).</summary>
+    /// <summary>
+    /// Reads a task set folder's tasks: the CSV through <see cref="TgveDataset"/> (which also checks that every
+    /// reference clip is there), captions parsed back into appearances, motions from <c>motions/</c>.
+    /// </summary>
+    /// <exception cref="TgveDatasetException">A malformed CSV row or a missing reference clip.</exception>
     /// <exception cref="FormatException">A caption that is not a ShapesWorld caption (or names a motion), or a malformed motion file.</exception>
     public static IReadOnlyList<ShapesTask> Read(string folder)
     {
-        var csv = Path.Combine(folder, "tasks.csv");
+        var csv = Path.Combine(folder, CsvName);
+        var dataset = TgveDataset.Load(csv, Path.Combine(folder, FramesFolder));
         var tasks = new List<ShapesTask>();
-        foreach (var row in TgveCsv.Read(csv))
+        foreach (var entry in dataset.Entries)
         {
             Appearance Parse(string caption) => Captions.Parse(caption) switch
             {
                 { Motion: null } content => content.Appearance,
-                { Motion: var m } => throw new FormatException($"{csv}: '{caption}' names the motion '{m}'; task captions describe only the object and background."),
+                { Motion: var m } => throw new FormatException($"{csv}:{entry.LineNumber}: '{caption}' names the motion '{m}'; task captions describe only the object and background."),
             };
-            var motion = CustomMotion.Load(Path.Combine(folder, "motions", row.VideoName + ".json"));
-            tasks.Add(new ShapesTask(row.VideoName, motion, Parse(row.Caption),
-                Parse(row.StyleChange), Parse(row.ObjectChange), Parse(row.BackgroundChange), Parse(row.MultipleChanges)));
+            var motion = CustomMotion.Load(Path.Combine(folder, "motions", entry.Video + ".json"));
+            tasks.Add(new ShapesTask(entry.Video, motion, Parse(entry.Caption),
+                Parse(entry.Prompts[EditKinds.Style]), Parse(entry.Prompts[EditKinds.Object]),
+                Parse(entry.Prompts[EditKinds.Background]), Parse(entry.Prompts[EditKinds.Multiple])));
         }
         return tasks;
     }
 
     /// <summary>A task's reference frames from a task set folder, (F, H, W, 3) <c>uint8</c>.</summary>
-    public static Tensor ReadFrames(string folder, string taskName) => FrameFiles.ReadPngFolder(Path.Combine(folder, "frames", taskName));
+    public static Tensor ReadFrames(string folder, string taskName)
+    {
+        using var clip = VideoFile.Read(Path.Combine(folder, FramesFolder, taskName));
+        return clip.DetachFrames();
+    }
 }

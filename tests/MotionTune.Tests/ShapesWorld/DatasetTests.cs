@@ -1,6 +1,7 @@
 using MotionTune.Runtime;
 using MotionTune.ShapesWorld;
 using MotionTune.ShapesWorld.Metrics;
+using MotionTune.Video;
 using static TorchSharp.torch;
 
 namespace MotionTune.Tests.ShapesWorld;
@@ -46,9 +47,10 @@ public sealed class DatasetTests
             new ShapesDataset(Frames: 4).Write(dir, 3, new RenderSettings { Height = 16, Width = 16 });
             var lines = File.ReadAllLines(Path.Combine(dir, "captions.csv"));
             Assert.Equal(4, lines.Length);
+            Assert.Equal("video,caption,shape,colour,background,motion,split", lines[0]);
             Assert.StartsWith("train-000000,a", lines[1]);
-            using var frames = FrameFiles.ReadPngFolder(Path.Combine(dir, "frames", "train-000002"));
-            Assert.Equal(new long[] { 4, 16, 16, 3 }, frames.shape);
+            using var clip = VideoFile.Read(Path.Combine(dir, "frames", "train-000002"));
+            Assert.Equal(new long[] { 4, 16, 16, 3 }, clip.Frames.shape);
         }
         finally
         {

@@ -82,6 +82,23 @@ public sealed class EditScoreTests
     }
 
     [Fact]
+    public void FlowSimilarityIsAddedWhenTheReferenceFramesAreGiven()
+    {
+        using var reference = Render(Reference);
+        var path = FrameReader.Read(reference).Path;
+        var prompt = Reference with { Colour = "green" };
+        using var same = Render(prompt);
+        using var other = Render(prompt, MotionLibrary.Get("left"));
+        var good = EditScorer.Score(same, Captions.Describe(prompt), Reference, path, reference);
+        var bad = EditScorer.Score(other, Captions.Describe(prompt), Reference, path, reference);
+        Assert.Null(EditScorer.Score(same, Captions.Describe(prompt), Reference, path).FlowSimilarity);
+        Assert.True(good.FlowSimilarity > 0.9, $"same motion: flow similarity {good.FlowSimilarity}");
+        Assert.True(bad.FlowSimilarity < good.FlowSimilarity - 0.2, $"other motion: flow similarity {bad.FlowSimilarity} vs {good.FlowSimilarity}");
+        Assert.Equal(2, EditScorer.FlowGridSpacing(24, 24));
+        Assert.Equal(8, EditScorer.FlowGridSpacing(256, 256));
+    }
+
+    [Fact]
     public void LibraryMotionsAreRecognisedInScores()
     {
         var appearance = new Appearance("triangle", "purple", "striped");

@@ -1,3 +1,4 @@
+using MotionTune.Evaluation;
 using MotionTune.Runtime;
 using MotionTune.ShapesWorld;
 using MotionTune.ShapesWorld.Metrics;
@@ -39,35 +40,22 @@ public sealed class TaskSetTests : IDisposable
     }
 
     [Fact]
-    public void TgveCsvRoundTrips()
+    public void ATaskSetFolderIsATgveDataset()
     {
-        var rows = TaskSet.Create(CustomMotions.BuiltIn()).Select(t => t.ToTgveRow()).ToList();
-        rows.Add(new TgveRow("odd, \"quoted\" name", "line one\nline two", "s", "o", "b", "m"));
-        var path = Path.Combine(_dir, "tasks.csv");
-        TgveCsv.Write(path, rows);
-        Assert.Equal(rows, TgveCsv.Read(path));
-        Assert.StartsWith("Video name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption\r\n", File.ReadAllText(path));
-    }
-
-    [Fact]
-    public void TheOriginalLayoutWithSectionRowsAndExtraColumnsReads()
-    {
-        var text = "\uFEFFVideo name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption,Notes\n" +
-                   "DAVIS_480p,,,,,,\n" +
-                   "blackswan,\"A black swan swimming, in a pond.\",A van Gogh swan,A duck swimming,A swan in the ocean,A duck in the ocean,x\n" +
-                   "\n";
-        var rows = TgveCsv.Parse(text);
-        Assert.Equal([new TgveRow("blackswan", "A black swan swimming, in a pond.", "A van Gogh swan", "A duck swimming", "A swan in the ocean", "A duck in the ocean")], rows);
-    }
-
-    [Theory]
-    [InlineData("Video name,Our GT caption\nx,y\n", "<csv>:1: missing column(s) 'Style Change Caption'")]
-    [InlineData("Video name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption\nv,c,s,o,b\n", "<csv>:2: video 'v' has no 'Multiple Changes Caption'")]
-    [InlineData("Video name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption\nv,\"c,s,o,b,m\n", "<csv>:2: a quoted field is never closed")]
-    public void MalformedCsvIsNamed(string text, string message)
-    {
-        var error = Assert.Throws<FormatException>(() => TgveCsv.Parse(text));
-        Assert.Contains(message, error.Message);
+        var tasks = TaskSet.Create(CustomMotions.BuiltIn(), seed: 3);
+        var folder = Path.Combine(_dir, "tgve");
+        TaskSet.Write(folder, tasks, new RenderSettings { Height = 16, Width = 16 }, frames: 4);
+        var csv = Path.Combine(folder, TaskSet.CsvName);
+        Assert.StartsWith("Video name,Our GT caption,Style Change Caption,Object Change Caption,Background Change Caption,Multiple Changes Caption\n", File.ReadAllText(csv));
+        var dataset = TgveDataset.Load(csv, Path.Combine(folder, TaskSet.FramesFolder));
+        Assert.Equal(tasks.Select(t => t.Name), dataset.Entries.Select(e => e.Video));
+        foreach (var (task, entry) in tasks.Zip(dataset.Entries))
+        {
+            Assert.Equal(task.Caption, entry.Caption);
+            Assert.Equal(task.Prompts, entry.Prompts);
+            Assert.Equal(Path.Combine(Path.GetFullPath(folder), TaskSet.FramesFolder, task.Name), entry.VideoPath);
+        }
+        Assert.Throws<ArgumentException>(() => tasks[0].Prompt("colour"));
     }
 
     [Fact]
