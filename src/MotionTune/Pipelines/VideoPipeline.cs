@@ -110,7 +110,6 @@ public sealed class VideoPipeline : IDisposable
         var scheduler = DdimScheduler.FromPretrained(folder);
         var modelFolder = index.ComponentFolder(component);
         IVideoAutoencoder autoencoder = LoadAutoencoder(index, folder, device, dtype.Value);
-        var text = PromptEncoders.FromPipelineFolder(folder, architecture, device, dtype);
         nn.Module model;
         IVideoDenoiser denoiser;
         PipelineDefaults defaults;
@@ -141,6 +140,9 @@ public sealed class VideoPipeline : IDisposable
             }
         }
         defaults = ReadDefaultOverrides(Path.Combine(folder, "model_index.json"), defaults);
+        // CogVideoX's positional table has a slot per text token: prompts are padded to the transformer's length.
+        int? textLength = model is CogVideoXTransformer3DModel cog ? cog.Config.MaxTextSeqLength : null;
+        var text = PromptEncoders.FromPipelineFolder(folder, architecture, device, dtype, textLength);
         model.eval();
         foreach (var p in model.parameters()) p.requires_grad_(false);
         return new VideoPipeline(folder, architecture, text, autoencoder, model, denoiser, scheduler, device, dtype.Value, defaults);
