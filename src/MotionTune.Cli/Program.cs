@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine;
 using MotionTune.Cli.Commands;
 
 namespace MotionTune.Cli;
@@ -16,6 +17,10 @@ public static class Program
         root.Options.Add(GlobalOptions.LibTorch);
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ScoreCommand.Create());
+        root.Subcommands.Add(ShapesCommand.Create());
+        root.Subcommands.Add(new Command("probe", "The timestep probe: where a model decides motion versus appearance.") { ReportCommands.ProbeReport() });
+        root.Subcommands.Add(new Command("eval", "Evaluation on TGVE-format datasets.") { ReportCommands.EvalMerge(), ReportCommands.EvalSummarize(), ReportCommands.EvalReport() });
         return root;
     }
 }
