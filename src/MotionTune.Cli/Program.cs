@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine;
 using MotionTune.Cli.Commands;
 
 namespace MotionTune.Cli;
