@@ -13,6 +13,21 @@ public static class FusedKernels
     private const int WarpsPerBlock = ThreadsPerBlock / 32;
 
     /// <summary>
+    /// Compiles (once per process) and loads every kernel on CUDA device <paramref name="device"/> now, rather than at first
+    /// use; returns what was used, e.g. <c>NVRTC 13.0 (/…/libnvrtc.so.13), sm_90</c>.
+    /// </summary>
+    /// <exception cref="KernelCompilationException">NVRTC is missing or rejected the source (the log is in the message).</exception>
+    public static string Prepare(int device = 0)
+    {
+        foreach (var kernel in KernelSource.Kernels)
+            foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
+                KernelModule.Function(device, KernelSource.EntryName(kernel, dtype));
+        var (major, minor) = CudaDriver.ComputeCapability(device);
+        var (nvrtcMajor, nvrtcMinor) = Nvrtc.Version;
+        return $"NVRTC {nvrtcMajor}.{nvrtcMinor} ({Nvrtc.LibraryPath}), sm_{major}{minor}";
+    }
+
+    /// <summary>
     /// LayerNorm over the last dimension (32, 64 or 128 values: attention heads) of <paramref name="x"/> (…, heads, d),
     /// reading strided views (such as q/k parts of a fused projection) in place; the output is contiguous.
     /// </summary>
