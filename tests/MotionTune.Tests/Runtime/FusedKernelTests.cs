@@ -82,6 +82,17 @@ public sealed class FusedKernelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TensorAddressesIncludeTheViewOffset()
+    {
+        TorchRuntime.Initialize();
+        var t = zeros(10, 8);
+        Assert.Equal(3 * 8 * sizeof(float), (KernelModule.Pointer(t.narrow(0, 3, 2)) - KernelModule.Pointer(t)).ToInt64());
+        Assert.Equal(IntPtr.Zero, KernelModule.Pointer(null));
+        Assert.True(KernelModule.Aligned(t, 4));
+        Assert.False(KernelModule.Aligned(t.narrow(1, 1, 4), 4));
+    }
+
+    [Fact]
     public void OffTheGpuTheKernelEntriesDecline()
     {
         TorchRuntime.Initialize();

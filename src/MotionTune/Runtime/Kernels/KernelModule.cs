@@ -72,8 +72,15 @@ internal static unsafe class KernelModule
 
     private static readonly Lazy<IntPtr> DataExport = new(() =>
     {
-        if (!NativeLibrary.TryLoad("LibTorchSharp", typeof(torch).Assembly, null, out var lib))
-            throw new DllNotFoundException("LibTorchSharp (TorchSharp's native library) could not be loaded.");
+        // TorchSharp's own native library, resolved as its P/Invokes resolve it (already loaded by then).
+        string[] fallbacks =
+        [
+            Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so"),
+            Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"),
+        ];
+        if (!NativeLibrary.TryLoad("LibTorchSharp", typeof(torch).Assembly, null, out var lib)
+            && !fallbacks.Any(path => NativeLibrary.TryLoad(path, out lib)))
+            throw new DllNotFoundException("LibTorchSharp (TorchSharp's native library) could not be loaded to read tensor addresses.");
         return NativeLibrary.GetExport(lib, "THSTensor_data");
     });
 
