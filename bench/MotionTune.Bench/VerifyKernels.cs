@@ -110,27 +110,32 @@ public static class VerifyKernels
         }
 
         // (c) GroupNorm + SiLU: ModelScope's resnets (B·F frames), temporal convs (permuted frames and contiguous), the VAE,
-        // and an odd shape (scalar path).
-        var groupCases = new (string Name, Func<Tensor> Make, double Eps)[]
+        // and an odd shape (scalar path); GroupNorm alone: the UNet's transformer input norms (temporal: permuted frames).
+        var groupCases = new (string Name, Func<Tensor> Make, double Eps, bool Silu)[]
         {
-            ("(32, 320, 32, 32)", () => Randn([32, 320, 32, 32], dtype, device, 1.3, 0.5), 1e-5),
-            ("(32, 1280, 4, 4)", () => Randn([32, 1280, 4, 4], dtype, device, 1.3, 0.5), 1e-5),
-            ("(2, 320, 16, 32, 32) permuted frames", () => Randn([2, 16, 320, 32, 32], dtype, device, 1.3, 0.5).permute(0, 2, 1, 3, 4), 1e-5),
-            ("(2, 1280, 16, 8, 8) permuted frames", () => Randn([2, 16, 1280, 8, 8], dtype, device, 1.3, 0.5).permute(0, 2, 1, 3, 4), 1e-5),
-            ("(2, 320, 16, 32, 32)", () => Randn([2, 320, 16, 32, 32], dtype, device, 1.3, 0.5), 1e-5),
-            ("(1, 512, 64, 64)", () => Randn([1, 512, 64, 64], dtype, device, 1.3, 0.5), 1e-6),
-            ("(3, 96, 7, 9)", () => Randn([3, 96, 7, 9], dtype, device, 1.3, 0.5), 1e-5),
+            ("(32, 320, 32, 32)", () => Randn([32, 320, 32, 32], dtype, device, 1.3, 0.5), 1e-5, true),
+            ("(32, 1280, 4, 4)", () => Randn([32, 1280, 4, 4], dtype, device, 1.3, 0.5), 1e-5, true),
+            ("(2, 320, 16, 32, 32) permuted frames", () => Randn([2, 16, 320, 32, 32], dtype, device, 1.3, 0.5).permute(0, 2, 1, 3, 4), 1e-5, true),
+            ("(2, 1280, 16, 8, 8) permuted frames", () => Randn([2, 16, 1280, 8, 8], dtype, device, 1.3, 0.5).permute(0, 2, 1, 3, 4), 1e-5, true),
+            ("(2, 320, 16, 32, 32)", () => Randn([2, 320, 16, 32, 32], dtype, device, 1.3, 0.5), 1e-5, true),
+            ("(1, 512, 64, 64)", () => Randn([1, 512, 64, 64], dtype, device, 1.3, 0.5), 1e-6, true),
+            ("(3, 96, 7, 9)", () => Randn([3, 96, 7, 9], dtype, device, 1.3, 0.5), 1e-5, true),
+            ("(2, 320, 16, 32, 32) permuted frames", () => Randn([2, 16, 320, 32, 32], dtype, device, 1.3, 0.5).permute(0, 2, 1, 3, 4), 1e-6, false),
+            ("(32, 640, 16, 16)", () => Randn([32, 640, 16, 16], dtype, device, 1.3, 0.5), 1e-6, false),
         };
-        foreach (var (name, make, eps) in groupCases)
+        foreach (var (name, make, eps, silu) in groupCases)
         {
             var x = make();
             long channels = x.shape[1];
             var w = Randn([channels], dtype, device, 0.5, 1);
             var bias = Randn([channels], dtype, device, 0.2);
-            yield return new Case("groupnorm_silu", name, dtype,
-                () => FusedKernels.GroupNormSiLU(x, 32, w, bias, eps),
-                () => FusedReference.GroupNormSiLU(x, 32, w, bias, eps),
-                () => FusedReference.GroupNormSiLU(F64(x), 32, F64(w), F64(bias), eps));
+            Tensor Unfused(Tensor input, Tensor? weight, Tensor? b) => silu
+                ? FusedReference.GroupNormSiLU(input, 32, weight, b, eps)
+                : FusedReference.GroupNorm(input, 32, weight, b, eps);
+            yield return new Case(silu ? "groupnorm_silu" : "groupnorm", name, dtype,
+                () => FusedKernels.GroupNorm(x, 32, w, bias, eps, silu),
+                () => Unfused(x, w, bias),
+                () => Unfused(F64(x), F64(w), F64(bias)));
         }
 
         // Fused QKV projection (CogVideoX-2b attention: dim 1920, 30 heads of 64, bias) against three projections.

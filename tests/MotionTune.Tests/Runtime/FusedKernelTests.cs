@@ -34,6 +34,7 @@ public sealed class FusedKernelTests(ITestOutputHelper output)
         var gw = randn([8], generator: g);
         var gb = randn([8], generator: g);
         Assert.True(FusedOps.GroupNormSiLU(frames, 4, gw, gb, 1e-5).SameAs(F.silu(F.group_norm(frames, 4, gw, gb, 1e-5))));
+        Assert.True(FusedOps.GroupNorm(frames, 4, gw, gb, 1e-6).SameAs(F.group_norm(frames, 4, gw, gb, 1e-6)));
     }
 
     [Fact]
@@ -65,8 +66,9 @@ public sealed class FusedKernelTests(ITestOutputHelper output)
         // (N, C) alone, and a batch of one (its stride does not matter).
         Assert.Equal(new FusedKernels.GroupNormLayout(1, 1, 6, 1, 0), FusedKernels.GroupNormLayout.Of(zeros(4, 6)));
         Assert.Equal(0, FusedKernels.GroupNormLayout.Of(zeros(1, 8, 3, 3))!.Value.StrideN);
-        // Transposed H and W: the inner run is not unit-stride, so the kernel needs a copy first.
+        // Transposed H and W, or tokens (B, N, C) seen as (B, C, N): the inner run is not unit-stride, so the kernel needs a copy first.
         Assert.Null(FusedKernels.GroupNormLayout.Of(zeros(2, 8, 4, 6).transpose(2, 3)));
+        Assert.Null(FusedKernels.GroupNormLayout.Of(zeros(2, 16, 8).transpose(1, 2)));
         Assert.False(FusedKernels.GroupNormLayout.Of(zeros(2, 8, 3, 3))!.Value.AllowsVec4);
     }
 
@@ -98,7 +100,7 @@ public sealed class FusedKernelTests(ITestOutputHelper output)
         TorchRuntime.Initialize();
         var x = randn(2, 4, 3, 64);
         Assert.Null(FusedKernels.LayerNormPerHead(x, null, null, 1e-6));
-        Assert.Null(FusedKernels.GroupNormSiLU(randn(2, 8, 4, 4), 4, null, null, 1e-5));
+        Assert.Null(FusedKernels.GroupNorm(randn(2, 8, 4, 4), 4, null, null, 1e-5, silu: true));
         Assert.Null(FusedKernels.LayerNormModulate(randn(2, 3, 8), null, null, 1e-6, zeros(2, 1, 8), zeros(2, 1, 8)));
     }
 

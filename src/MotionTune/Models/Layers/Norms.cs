@@ -37,7 +37,7 @@ public sealed class GroupNorm : nn.Module<Tensor, Tensor>
     {
         if (input.is_meta) return empty_like(input); // no meta kernel: shapes only
         using var profile = MotionTune.Runtime.GpuProfiler.Section("groupnorm");
-        return F.group_norm(input, NumGroups, weight, bias, Eps);
+        return FusedOps.GroupNorm(input, NumGroups, weight, bias, Eps); // F.group_norm, or its CUDA kernel at inference
     }
 
     /// <summary>

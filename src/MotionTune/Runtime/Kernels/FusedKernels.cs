@@ -79,12 +79,12 @@ public static class FusedKernels
     }
 
     /// <summary>
-    /// <c>silu(group_norm(x))</c> for <paramref name="x"/> (N, C, …): a statistics pass, a per-channel finalisation and
-    /// one pass that normalises, applies the affine map and SiLU. Reads strided inputs (e.g. a permuted (B, C, F, H, W)
-    /// view of frames) in place where the spatial dimensions form at most two runs, the inner one unit-stride; the
-    /// output is contiguous.
+    /// <c>group_norm(x)</c>, followed by SiLU when <paramref name="silu"/>, for <paramref name="x"/> (N, C, …): a
+    /// statistics pass, a per-channel finalisation and one pass that normalises, applies the affine map (and SiLU).
+    /// Reads strided inputs (e.g. a permuted (B, C, F, H, W) view of frames) in place where the spatial dimensions form
+    /// at most two runs, the inner one unit-stride; the output is contiguous.
     /// </summary>
-    public static Tensor? GroupNormSiLU(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps)
+    public static Tensor? GroupNorm(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps, bool silu)
     {
         if (!Takes(x, weight, bias) || x.dim() < 2) return null;
         long n = x.shape[0], c = x.shape[1];
@@ -118,9 +118,9 @@ public static class FusedKernels
             partial, KernelModule.Pointer(weight), KernelModule.Pointer(bias), coef, (int)n, (int)c, (int)groups, (int)splits, (float)eps);
         long step = (long)ThreadsPerBlock * vec;
         long chunk = Math.Max(step * 4, CeilDiv(CeilDiv(total, 16L * multiprocessors), step) * step);
-        KernelModule.Launch(device, KernelSource.EntryName($"groupnorm_silu_apply_{v}", x.dtype), (Blocks(total, chunk), 1), ThreadsPerBlock,
+        KernelModule.Launch(device, KernelSource.EntryName($"groupnorm_apply_{v}", x.dtype), (Blocks(total, chunk), 1), ThreadsPerBlock,
             KernelModule.Pointer(x), KernelModule.Pointer(y), coef, (int)c, (int)layout.S1, (int)layout.S2,
-            layout.StrideN, layout.StrideC, layout.StrideS1, total, chunk);
+            layout.StrideN, layout.StrideC, layout.StrideS1, total, chunk, silu ? 1 : 0);
         return y;
     }
 
@@ -198,7 +198,10 @@ public static class FusedKernels
         /// <summary>Whether four consecutive s2 values can move as one aligned vector (given an aligned start).</summary>
         public bool AllowsVec4 => S2 % 4 == 0 && StrideN % 4 == 0 && StrideC % 4 == 0 && StrideS1 % 4 == 0;
 
-        /// <summary>The layout of <paramref name="x"/>, or null when its spatial dimensions need a copy first.</summary>
+        /// <summary>
+        /// The layout of <paramref name="x"/>, or null when its spatial dimensions need a copy first (more than two runs,
+        /// or an inner run that is not unit-stride).
+        /// </summary>
         public static GroupNormLayout? Of(Tensor x)
         {
             int dims = (int)x.dim();
@@ -208,9 +211,8 @@ public static class FusedKernels
             {
                 0 => new GroupNormLayout(1, 1, strideN, strideC, 0),
                 1 when spatial[0].Stride == 1 => new GroupNormLayout(1, spatial[0].Size, strideN, strideC, 0),
-                1 => new GroupNormLayout(spatial[0].Size, 1, strideN, strideC, spatial[0].Stride),
                 2 when spatial[0].Stride == 1 => new GroupNormLayout(spatial[1].Size, spatial[0].Size, strideN, strideC, spatial[1].Stride),
-                _ => null,
+                _ => null, // e.g. a transposed (B, C, N) view of tokens: reading it in place would not coalesce
             };
         }
     }

@@ -32,8 +32,16 @@ public static class FusedOps
 
     /// <summary><c>silu(group_norm(x))</c> for x (N, C, …).</summary>
     public static Tensor GroupNormSiLU(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps) =>
-        (UseKernel(x, weight, bias) ? FusedKernels.GroupNormSiLU(x, groups, weight, bias, eps) : null)
+        (UseKernel(x, weight, bias) ? FusedKernels.GroupNorm(x, groups, weight, bias, eps, silu: true) : null)
         ?? FusedReference.GroupNormSiLU(x, groups, weight, bias, eps);
+
+    /// <summary>
+    /// <c>group_norm(x)</c> for x (N, C, …); on the kernel path strided inputs (such as permuted frames) are read in
+    /// place and the statistics of few, large groups are spread over the whole GPU.
+    /// </summary>
+    public static Tensor GroupNorm(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps) =>
+        (UseKernel(x, weight, bias) ? FusedKernels.GroupNorm(x, groups, weight, bias, eps, silu: false) : null)
+        ?? FusedReference.GroupNorm(x, groups, weight, bias, eps);
 
     /// <summary>Enabled, on CUDA, and no gradient wanted (the kernels have no backward).</summary>
     private static bool UseKernel(Tensor x, params Tensor?[] others)
@@ -58,6 +66,10 @@ public static class FusedReference
         var normed = F.layer_norm(x, [x.shape[^1]], weight, bias, eps);
         return shift.addcmul(normed, 1 + scale, 1).MoveToOuterDisposeScope();
     }
+
+    /// <summary><c>group_norm(x)</c>.</summary>
+    public static Tensor GroupNorm(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps) =>
+        F.group_norm(x, groups, weight, bias, eps);
 
     /// <summary><c>silu(group_norm(x))</c>.</summary>
     public static Tensor GroupNormSiLU(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps)

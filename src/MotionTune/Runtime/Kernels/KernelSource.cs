@@ -27,7 +27,7 @@ public static class KernelSource
         "layernorm_heads_d32", "layernorm_heads_d64", "layernorm_heads_d128",
         "layernorm_modulate_v1", "layernorm_modulate_v4",
         "groupnorm_stats_v1", "groupnorm_stats_v4", "groupnorm_finalize",
-        "groupnorm_silu_apply_v1", "groupnorm_silu_apply_v4",
+        "groupnorm_apply_v1", "groupnorm_apply_v4",
     ];
 
     /// <summary>The source.</summary>
@@ -176,7 +176,7 @@ __device__ void layernorm_modulate(const T* x, T* y, const T* w, const T* b, con
     }
 }
 
-// ---- (c) GroupNorm + SiLU ------------------------------------------------------------------------------------------
+// ---- (c) GroupNorm (+ SiLU) ---------------------------------------------------------------------------------------
 // The input is a logical (N, C, S1, S2) tensor with element (n, c, s1, s2) at n·sN + c·sC + s1·sS1 + s2 (e.g. a
 // permuted (B, C, F, H·W) view of (B, F, C, H·W) frames); the output is contiguous (N, C, S1, S2). A group's elements
 // are one contiguous range of row-major indices, so both passes walk row-major indices with a cursor that keeps the
@@ -320,10 +320,10 @@ __device__ void groupnorm_finalize(const float* partial, const T* w, const T* b,
     coef[2 * plane + 1] = (b ? to_float(b[c]) : 0.f) - m.mean * a;
 }
 
-// Pass 3: y = silu(x·a + b) over row-major indices; block k covers indices [k·chunk, (k + 1)·chunk).
+// Pass 3: y = x·a + b, then SiLU if silu != 0, over row-major indices; block k covers [k·chunk, (k + 1)·chunk).
 template <typename T, int VEC>
-__device__ void groupnorm_silu_apply(const T* x, T* y, const float* coef, int C, int S1, int S2, long long sN,
-                                     long long sC, long long sS1, long long total, long long chunk)
+__device__ void groupnorm_apply(const T* x, T* y, const float* coef, int C, int S1, int S2, long long sN,
+                                long long sC, long long sS1, long long total, long long chunk, int silu)
 {
     const Layout l = { C, S1, S2, sN, sC, sS1 };
     const long long begin = blockIdx.x * chunk;
@@ -341,7 +341,7 @@ __device__ void groupnorm_silu_apply(const T* x, T* y, const float* coef, int C,
         for (int k = 0; k < VEC; k++)
         {
             const float z = v[k] * a + b;
-            v[k] = z / (1.f + expf(-z));
+            v[k] = silu ? z / (1.f + expf(-z)) : z;
         }
         store<T, VEC>(y + i, v);
         at.advance(l, step);
@@ -376,12 +376,12 @@ extern "C" __global__ void groupnorm_stats_v4_##NAME(const T* x, float* partial,
 extern "C" __global__ void groupnorm_finalize_##NAME(const float* partial, const T* w, const T* b, float* coef, int N, \
     int C, int groups, int splits, float eps)                                                                          \
 { groupnorm_finalize<T>(partial, w, b, coef, N, C, groups, splits, eps); }                                            \
-extern "C" __global__ void groupnorm_silu_apply_v1_##NAME(const T* x, T* y, const float* coef, int C, int S1, int S2,  \
-    long long sN, long long sC, long long sS1, long long total, long long chunk)                                       \
-{ groupnorm_silu_apply<T, 1>(x, y, coef, C, S1, S2, sN, sC, sS1, total, chunk); }                                     \
-extern "C" __global__ void groupnorm_silu_apply_v4_##NAME(const T* x, T* y, const float* coef, int C, int S1, int S2,  \
-    long long sN, long long sC, long long sS1, long long total, long long chunk)                                       \
-{ groupnorm_silu_apply<T, 4>(x, y, coef, C, S1, S2, sN, sC, sS1, total, chunk); }
+extern "C" __global__ void groupnorm_apply_v1_##NAME(const T* x, T* y, const float* coef, int C, int S1, int S2,       \
+    long long sN, long long sC, long long sS1, long long total, long long chunk, int silu)                             \
+{ groupnorm_apply<T, 1>(x, y, coef, C, S1, S2, sN, sC, sS1, total, chunk, silu); }                                    \
+extern "C" __global__ void groupnorm_apply_v4_##NAME(const T* x, T* y, const float* coef, int C, int S1, int S2,       \
+    long long sN, long long sC, long long sS1, long long total, long long chunk, int silu)                             \
+{ groupnorm_apply<T, 4>(x, y, coef, C, S1, S2, sN, sC, sS1, total, chunk, silu); }
 
 ENTRIES(f32, float)
 ENTRIES(bf16, bf16)

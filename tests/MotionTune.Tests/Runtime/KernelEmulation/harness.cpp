@@ -1,6 +1,6 @@
 // Checks the fused kernels (kernels.inc: KernelSource.Code, written by FusedKernelTests) in the CPU emulation of
 // emu.h against float64 computations, on small shapes that reach every code path: strided rows, vector and scalar
-// loads, affine or not, several statistics blocks per group, permuted (B, C, F, H·W) frames. The launch arithmetic
+// loads, affine or not, SiLU or not, several statistics blocks per group, permuted (B, C, F, H·W) frames. The launch arithmetic
 // mirrors FusedKernels.cs. Prints one line per case; exits 1 if any case is off.
 #include "emu.h"
 #include <random>
@@ -89,9 +89,9 @@ template <typename T, int VEC> void check_modulate(const char* name, int D, bool
   report(name, error, tolerance<T>() * 4);
 }
 
-// (c) silu(group_norm(x)) of a logical (N, C, S1, S2) tensor with the given strides into `storage` elements.
+// (c) group_norm(x), then SiLU if `silu`, of a logical (N, C, S1, S2) tensor with the given strides into `storage` elements.
 template <typename T, int VEC> void check_groupnorm(const char* name, int N, int C, int S1, int S2, long long sN, long long sC,
-                                                     long long sS1, long long storage, int groups) {
+                                                     long long sS1, long long storage, int groups, bool silu = true) {
   const int multiprocessors = 132, threads = 256;
   auto x = random_values<T>(storage, 1.3f, 0.7f);
   auto w = random_values<T>(C, 0.5f, 1.f), b = random_values<T>(C, 0.3f);
@@ -111,7 +111,7 @@ template <typename T, int VEC> void check_groupnorm(const char* name, int N, int
   const long long step = (long long)threads * VEC;
   const long long chunk = std::max(step * 4, ceil_div(ceil_div(total, 16LL * multiprocessors), step) * step);
   launch({(unsigned)ceil_div(total, chunk), 1, 1}, threads, [&] {
-    groupnorm_silu_apply<T, VEC>(x.data(), y.data(), coef, C, S1, S2, sN, sC, sS1, total, chunk);
+    groupnorm_apply<T, VEC>(x.data(), y.data(), coef, C, S1, S2, sN, sC, sS1, total, chunk, silu ? 1 : 0);
   });
   double error = 0;
   const int per_group = C / groups;
@@ -131,12 +131,12 @@ template <typename T, int VEC> void check_groupnorm(const char* name, int N, int
         for (int s1 = 0; s1 < S1; s1++)
           for (int s2 = 0; s2 < S2; s2++) {
             double z = (at(n, c, s1, s2) - mean) / std::sqrt(var + 1e-5) * to_float(w[c]) + to_float(b[c]);
-            double o = z / (1 + std::exp(-z));
+            double o = silu ? z / (1 + std::exp(-z)) : z;
             error = std::max(error, std::fabs(o - to_float(y[(((long long)n * C + c) * S1 + s1) * S2 + s2])));
           }
     }
   char label[128];
-  std::snprintf(label, sizeof label, "%s, %lld split%s", name, splits, splits > 1 ? "s" : "");
+  std::snprintf(label, sizeof label, "%s%s, %lld split%s", name, silu ? " + SiLU" : "", splits, splits > 1 ? "s" : "");
   report(label, error, tolerance<T>() * 2);
 }
 
@@ -155,6 +155,7 @@ int main() {
   check_groupnorm<float, 4>("groupnorm (2, 32, 32x32) f32 vec4", 2, 32, 1, 1024, 32 * 1024, 1024, 0, 2 * 32 * 1024, 4);
   check_groupnorm<float, 4>("groupnorm (1, 8, 8192) f32 vec4", 1, 8, 1, 8192, 8 * 8192, 8192, 0, 8 * 8192, 2);
   check_groupnorm<f16, 1>("groupnorm (2, 6, 5x7) f16 scalar", 2, 6, 5, 7, 6 * 35, 35, 7, 2 * 6 * 35, 3);
+  check_groupnorm<float, 1>("groupnorm (2, 6, 5x7) f32 scalar", 2, 6, 5, 7, 6 * 35, 35, 7, 2 * 6 * 35, 3, false);
   check_groupnorm<float, 1>("groupnorm (2, 4, 9) f32, s1 stride 3", 2, 4, 9, 1, 4 * 9 * 3, 1, 4 * 3, 2 * 4 * 9 * 3, 2);
   {  // frames (B, F, C, H·W) seen as (B, C, F, H·W), as TemporalConvLayer's first norm reads them
     const int B = 2, F = 5, C = 32, HW = 16;
@@ -167,6 +168,8 @@ int main() {
                               (long long)C * HW, (long long)B * F * C * HW, 2);
     check_groupnorm<float, 1>("groupnorm permuted (1, 8, 16, 1024) f32 scalar", B, C, F, HW, (long long)F * C * HW, HW,
                               (long long)C * HW, (long long)B * F * C * HW, 2);
+    check_groupnorm<bf16, 4>("groupnorm permuted (1, 8, 16, 1024) bf16 vec4", B, C, F, HW, (long long)F * C * HW, HW,
+                             (long long)C * HW, (long long)B * F * C * HW, 4, false);
   }
   std::printf("%d case(s) off\n", failures);
   return failures ? 1 : 0;
