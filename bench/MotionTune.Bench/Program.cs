@@ -10,6 +10,8 @@ namespace MotionTune.Bench;
 /// <summary>
 /// GPU benchmarks of the full-size denoisers with random bf16 weights (see bench/README.md).
 /// usage: motiontune-bench [--models modelscope,latte,cogvideox] [--parts sample,train,extras] [--runs 10] [--warmup 3] [--json results.json] [--libtorch DIR]
+/// [--toggle fused-qkv=0,temporal-conv2d=0,fused-kernels=0] [--ab]; motiontune-bench verify-kernels [--runs 20];
+/// motiontune-bench customization ...
 /// </summary>
 public static class Program
 {
@@ -25,11 +27,14 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args is ["customization", .. var rest]) return CustomizationBench.Run(rest);
+        if (args is ["verify-kernels", .. var verifyArgs]) return VerifyKernels.Run(verifyArgs);
         var options = Options.Parse(args);
         TorchRuntime.Initialize(options.LibTorch);
         var device = TorchRuntime.ParseDevice(options.Device);
         if (device.type == DeviceType.CUDA) CudnnSettings.SetBenchmark(true);
-        AnsiConsole.MarkupLine($"[bold]MotionTune benchmark[/] on {Markup.Escape(Describe(device))}");
+        using var toggles = Toggles.Apply(options.Toggle is null ? [] : Toggles.Parse(options.Toggle));
+        AnsiConsole.MarkupLine($"[bold]MotionTune benchmark[/] on {Markup.Escape(Describe(device))}; switches: {Toggles.Describe()}");
+        if (options.Ab) return RunAb(options, device);
 
         var results = new List<CaseResult>();
         foreach (var name in options.Models)
@@ -52,7 +57,37 @@ public static class Program
 
         if (options.Json is { } json)
         {
-            var document = new { device = Describe(device), libtorch = TorchRuntime.LibTorchVersion, date = DateTime.UtcNow.ToString("u"), results };
+            var document = new { device = Describe(device), libtorch = TorchRuntime.LibTorchVersion, switches = Toggles.Describe(), date = DateTime.UtcNow.ToString("u"), results };
+            AtomicFile.WriteAllText(json, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"wrote {Markup.Escape(json)}");
+        }
+        return 0;
+    }
+
+    /// <summary>--ab: each model under every switch variant (all on, each off alone, all off); a table and optional JSON.</summary>
+    private static int RunAb(Options options, torch.Device device)
+    {
+        var variants = Toggles.AbVariants();
+        bool train = options.Parts is null || options.Parts.Contains("train");
+        var results = new List<AbResult>();
+        foreach (var name in options.Models)
+        {
+            if (!Cases.TryGetValue(name, out var make))
+                throw new ArgumentException($"--models: unknown model '{name}' (known: {string.Join(", ", Cases.Keys)}).");
+            results.AddRange(make().RunAb(device, options.Warmup, options.Runs, variants, train, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]")));
+            torch.cuda.synchronize();
+        }
+        var table = new Table().AddColumns("model", "variant", "CFG step", "vs all on", "train step", "vs all on", "max |Δ output| vs all on");
+        foreach (var r in results)
+        {
+            var first = results.First(x => x.Model == r.Model);
+            table.AddRow(Markup.Escape(r.Model), Markup.Escape(r.Variant), $"{r.SamplingStepMs:F1} ms", $"{r.SamplingStepMs / first.SamplingStepMs:F3}",
+                train ? $"{r.TrainingStepMs:F1} ms" : "-", train ? $"{r.TrainingStepMs / first.TrainingStepMs:F3}" : "-", $"{r.MaxAbsDifference:E2}");
+        }
+        AnsiConsole.Write(table);
+        if (options.Json is { } json)
+        {
+            var document = new { device = Describe(device), libtorch = TorchRuntime.LibTorchVersion, date = DateTime.UtcNow.ToString("u"), ab = results };
             AtomicFile.WriteAllText(json, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(json)}");
         }
@@ -62,7 +97,8 @@ public static class Program
     private static string Describe(torch.Device device) =>
         device.type == DeviceType.CUDA && GpuInfo.Devices() is { Count: > 0 } gpus ? $"{gpus[0].Name}, libtorch {TorchRuntime.LibTorchVersion}" : $"{device}, libtorch {TorchRuntime.LibTorchVersion}";
 
-    private sealed record Options(string[] Models, int Runs, int Warmup, string? Json, string? LibTorch, string Device, ISet<string>? Parts)
+    private sealed record Options(string[] Models, int Runs, int Warmup, string? Json, string? LibTorch, string Device, ISet<string>? Parts,
+        string? Toggle = null, bool Ab = false)
     {
         public static Options Parse(string[] args)
         {
@@ -79,6 +115,8 @@ public static class Program
                     "--libtorch" => o with { LibTorch = Value() },
                     "--device" => o with { Device = Value() },
                     "--parts" => o with { Parts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
+                    "--toggle" => o with { Toggle = Value() },
+                    "--ab" => o with { Ab = true },
                     var other => throw new ArgumentException($"Unknown option {other}."),
                 };
             }

@@ -38,6 +38,9 @@ public sealed record CaseResult
     public Dictionary<string, double> Extra { get; init; } = [];
 }
 
+/// <summary>One variant of an A/B run: the switches' state, step times (ms) and the sampling output's largest difference from the first variant's.</summary>
+public sealed record AbResult(string Model, string Variant, string Switches, double SamplingStepMs, double TrainingStepMs, double MaxAbsDifference);
+
 /// <summary>
 /// A denoiser benchmark: a full-size model with random bf16 weights, the sampling-step inputs (batch 2) and the
 /// training-step inputs (batch 1, rank-4 LoRA on the paper's targets).
@@ -75,6 +78,92 @@ public abstract class BenchCase
             log($"  {name,-28} {ms,9:F2} ms {ms / total * 100,6:F1} %  {calls,6} calls");
     }
 
+    /// <summary>
+    /// A/B comparison of the speed switches (<see cref="Toggles"/>): one model, the sampling step (and the training step
+    /// when <paramref name="train"/>) timed under each variant, with the largest difference of the variant's sampling
+    /// output from the first variant's, for the same inputs, as a check that the switches do not change results beyond
+    /// rounding.
+    /// </summary>
+    public IReadOnlyList<AbResult> RunAb(Device device, int warmup, int runs, IReadOnlyList<string> variants, bool train, Action<string> log)
+    {
+        var dtype = ScalarType.BFloat16;
+        log($"{Name}: building with random bf16 weights");
+        var model = Build(device, dtype);
+        model.eval();
+        var inputs = Inputs(2, device, dtype);
+        var results = new List<AbResult>();
+        Tensor? baseline = null;
+        foreach (var variant in variants)
+            using (Toggles.Apply(Toggles.Parse(variant)))
+            using (inference_mode())
+            {
+                log($"{Name}: sampling step with {Toggles.Describe()}");
+                var output = Forward(model, inputs);
+                double difference = 0;
+                if (baseline is null) baseline = output.to(ScalarType.Float32);
+                else
+                {
+                    using var diff = (output.to(ScalarType.Float32) - baseline).abs().max();
+                    difference = diff.ToDouble();
+                    output.Dispose();
+                }
+                var time = Measure.Time(device, () => Forward(model, inputs).Dispose(), warmup, runs);
+                results.Add(new AbResult(Name, variant, Toggles.Describe(), time.Median, 0, difference));
+            }
+        using (var scale = baseline!.abs().max())
+            log($"{Name}: largest |sampling output| of the first variant {scale.ToDouble():F3}");
+        baseline.Dispose();
+        if (train)
+            using (var trainer = new LoraTrainer(this, model, device, dtype))
+                for (int i = 0; i < variants.Count; i++)
+                    using (Toggles.Apply(Toggles.Parse(variants[i])))
+                    {
+                        log($"{Name}: training step with {Toggles.Describe()}");
+                        results[i] = results[i] with { TrainingStepMs = Measure.Time(device, trainer.Step, warmup, runs).Median };
+                    }
+        model.Dispose();
+        return results;
+    }
+
+    /// <summary>A rank-4 LoRA (fp32 adapters, AdamW) on the paper's targets of a frozen model, and its training step.</summary>
+    private sealed class LoraTrainer : IDisposable
+    {
+        private readonly BenchCase _case;
+        private readonly nn.Module _model;
+        private readonly LoraNetwork _lora;
+        private readonly optim.Optimizer _optimizer;
+        private readonly object _inputs;
+
+        public LoraTrainer(BenchCase benchCase, nn.Module model, Device device, ScalarType dtype)
+        {
+            (_case, _model) = (benchCase, model);
+            foreach (var p in model.parameters()) p.requires_grad_(false);
+            _lora = LoraNetwork.Attach(model, LoraTargets.Preset(benchCase.Architecture, "temporal-qkvo"), new LoraSettings { Rank = 4, Alpha = 4 });
+            _optimizer = optim.AdamW(_lora.Parameters(), lr: 1e-4);
+            _inputs = benchCase.Inputs(1, device, dtype);
+            model.train();
+        }
+
+        /// <summary>Forward, MSE loss against noise, backward, AdamW step.</summary>
+        public void Step()
+        {
+            using var scope = NewDisposeScope();
+            _optimizer.zero_grad();
+            var output = _case.Forward(_model, _inputs);
+            var target = randn_like(output);
+            var loss = F.mse_loss(output.to(ScalarType.Float32), target.to(ScalarType.Float32));
+            loss.backward();
+            _optimizer.step();
+        }
+
+        public void Dispose()
+        {
+            _model.eval();
+            _optimizer.Dispose();
+            _lora.Dispose(); // detaches the adapters
+        }
+    }
+
     /// <summary>Model-specific extra figures (e.g. the VAE decode of one video), by name.</summary>
     public virtual Dictionary<string, double> Extras(Device device, int warmup, int runs, Action<string> log) => [];
 
@@ -106,27 +195,14 @@ public abstract class BenchCase
 
         // Training: rank-4 LoRA on the temporal (or 3D) attention projections, fp32 adapters, AdamW.
         log($"{Name}: timing a rank-4 LoRA training step");
-        foreach (var p in model.parameters()) p.requires_grad_(false);
-        using var lora = LoraNetwork.Attach(model, LoraTargets.Preset(Architecture, "temporal-qkvo"), new LoraSettings { Rank = 4, Alpha = 4 });
-        var optimizer = optim.AdamW(lora.Parameters(), lr: 1e-4);
-        var trainInputs = Inputs(1, device, dtype);
-        model.train();
-        void TrainStep()
+        Timing training;
+        MemoryPeak trainingPeak;
+        using (var trainer = new LoraTrainer(this, model, device, dtype))
         {
-            using var scope = NewDisposeScope();
-            optimizer.zero_grad();
-            var output = Forward(model, trainInputs);
-            var target = randn_like(output);
-            var loss = F.mse_loss(output.to(ScalarType.Float32), target.to(ScalarType.Float32));
-            loss.backward();
-            optimizer.step();
+            training = Wants("train") ? Measure.Time(device, trainer.Step, warmup, runs) : new Timing([0]);
+            if (Wants("profile-train")) Profile(device, "training step", trainer.Step, log);
+            trainingPeak = Wants("train") ? Measure.PeakMemory(device, trainer.Step) : new MemoryPeak(0, "");
         }
-        var training = Wants("train") ? Measure.Time(device, TrainStep, warmup, runs) : new Timing([0]);
-        if (Wants("profile-train")) Profile(device, "training step", TrainStep, log);
-        var trainingPeak = Wants("train") ? Measure.PeakMemory(device, TrainStep) : new MemoryPeak(0, "");
-        model.eval();
-        optimizer.Dispose();
-        lora.Detach();
         model.Dispose();
         var extras = Wants("extras") ? Extras(device, warmup, runs, log) : [];
 

@@ -56,6 +56,13 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     public readonly GroupNorm? group_norm;
 
     private readonly AttentionOptions _options;
+    private FusedQkv? _fused;
+
+    /// <summary>
+    /// Whether self-attention computes q, k and v with one GEMM over a fused (3·inner, dim) weight (see
+    /// <see cref="ProjectQkv"/>). On by default; the environment variable <c>MOTIONTUNE_FUSED_QKV=0</c> turns it off.
+    /// </summary>
+    public static bool FuseQkvProjections { get; set; } = Environment.GetEnvironmentVariable("MOTIONTUNE_FUSED_QKV") != "0";
 
     /// <summary>Number of heads.</summary>
     public int Heads => _options.Heads;
@@ -69,9 +76,17 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         long inner = (long)options.Heads * options.DimHead;
         long kvDim = options.CrossAttentionDim ?? queryDim;
         if (options.NormNumGroups is int groups) group_norm = new GroupNorm(groups, queryDim, options.Eps);
-        to_q = new Linear(queryDim, inner, options.Bias);
-        to_k = new Linear(kvDim, inner, options.Bias);
-        to_v = new Linear(kvDim, inner, options.Bias);
+        if (options.CrossAttentionDim is null)
+        {
+            _fused = FusedQkv.Create(queryDim, inner, options.Bias);
+            (to_q, to_k, to_v) = (_fused.Layers[0], _fused.Layers[1], _fused.Layers[2]);
+        }
+        else
+        {
+            to_q = new Linear(queryDim, inner, options.Bias);
+            to_k = new Linear(kvDim, inner, options.Bias);
+            to_v = new Linear(kvDim, inner, options.Bias);
+        }
         switch (options.QkNorm)
         {
             case null: break;
@@ -121,10 +136,10 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
             hiddenStates = hiddenStates.reshape(contextBatch, -1, hiddenStates.shape[2]);
         }
 
-        var context = encoderHiddenStates ?? hiddenStates;
-        var q = SplitHeads(to_q.forward(hiddenStates));
-        var k = SplitHeads(to_k.forward(context));
-        var v = SplitHeads(to_v.forward(context));
+        var (q, k, v) = encoderHiddenStates is null
+            ? ProjectQkv(hiddenStates)
+            : (to_q.forward(hiddenStates), to_k.forward(encoderHiddenStates), to_v.forward(encoderHiddenStates));
+        (q, k, v) = (SplitHeads(q), SplitHeads(k), SplitHeads(v));
         if (norm_q is not null) q = norm_q.forward(q);
         if (norm_k is not null) k = norm_k.forward(k);
 
@@ -135,6 +150,49 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         if (_options.ResidualConnection) output = output + residual;
         if (_options.RescaleOutputFactor != 1.0) output = output / _options.RescaleOutputFactor;
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The self-attention projections of <paramref name="x"/> (…, dim): q, k and v, each (…, heads·d). With
+    /// <see cref="FuseQkvProjections"/> on this is one GEMM over the fused weight, split into views (strided: each
+    /// token's q, k and v lie side by side), with each layer's enabled adapter added to its part. It falls back to the
+    /// three separate layers where the fused weight would be wrong: when autograd needs the weights' gradients (grad mode
+    /// on and a weight requires grad, as in full-parameter tuning), and when the layers' parameters are no longer views
+    /// of the fused weight (e.g. replaced by <c>Module.to</c>).
+    /// </summary>
+    public (Tensor Q, Tensor K, Tensor V) ProjectQkv(Tensor x)
+    {
+        if (!UsesFusedQkv()) return (to_q.forward(x), to_k.forward(x), to_v.forward(x));
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("linear");
+        FlopCounter.AddLinear(x, to_q.InFeatures, 3 * to_q.OutFeatures);
+        var parts = F.linear(x, _fused!.Weight, _fused.Bias).chunk(3, -1);
+        return (WithAdapter(to_q, x, parts[0]), WithAdapter(to_k, x, parts[1]), WithAdapter(to_v, x, parts[2]));
+    }
+
+    private static Tensor WithAdapter(Linear layer, Tensor input, Tensor output) =>
+        layer.Adapter is { Enabled: true } adapter ? adapter.Apply(input, output) : output;
+
+    private bool UsesFusedQkv()
+    {
+        if (!FuseQkvProjections || _fused is null) return false;
+        if (!_fused.Backs(to_q, to_k, to_v))
+        {
+            // The layers hold other tensors now: the fused storage is stale for good, so free it.
+            _fused.Dispose();
+            _fused = null;
+            return false;
+        }
+        if (!is_grad_enabled()) return true;
+        foreach (var layer in new[] { to_q, to_k, to_v })
+            if (layer.weight.requires_grad || layer.bias is { requires_grad: true }) return false;
+        return true;
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) { _fused?.Dispose(); _fused = null; }
+        base.Dispose(disposing);
     }
 
     /// <summary>(B, N, heads·d) → (B, heads, N, d).</summary>
@@ -151,5 +209,57 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         if (q.is_meta) return empty([.. q.shape[..^1], v.shape[^1]], q.dtype, q.device); // no meta kernel: shapes only
         using var profile = MotionTune.Runtime.GpuProfiler.Section("sdpa");
         return F.scaled_dot_product_attention(q, k, v, mask);
+    }
+}
+
+/// <summary>
+/// One (3·inner, dim) weight (and bias) whose three row blocks are the parameters of the q, k and v layers. Held outside
+/// the module's registered tensors (it is not a buffer: the state dict keeps the three layers' names).
+/// </summary>
+internal sealed class FusedQkv : IDisposable
+{
+    public Tensor Weight { get; }
+    public Tensor? Bias { get; }
+    /// <summary>to_q, to_k, to_v, whose parameters are views of <see cref="Weight"/> and <see cref="Bias"/>.</summary>
+    public Linear[] Layers { get; }
+    private readonly Parameter[] _weights;
+    private readonly Parameter?[] _biases;
+
+    private FusedQkv(Tensor weight, Tensor? bias, Parameter[] weights, Parameter?[] biases)
+    {
+        (Weight, Bias, _weights, _biases) = (weight, bias, weights, biases);
+        Layers = [.. Enumerable.Range(0, 3).Select(i => new Linear(weights[i], biases[i]))];
+    }
+
+    /// <summary>Allocates and initialises the parameters in the order three separate layers would (same random draws).</summary>
+    public static FusedQkv Create(long dim, long inner, bool hasBias)
+    {
+        double bound = dim > 0 ? 1.0 / Math.Sqrt(dim) : 0;
+        void Init(Tensor t) => t.uniform_(-bound, bound);
+        var weight = ParameterFactory.Allocate([3 * inner, dim]);
+        var bias = hasBias ? ParameterFactory.Allocate([3 * inner]) : null;
+        var weights = new Parameter[3];
+        var biases = new Parameter?[3];
+        for (int i = 0; i < 3; i++)
+        {
+            weights[i] = ParameterFactory.CreateView(weight.narrow(0, i * inner, inner), Init);
+            if (bias is not null) biases[i] = ParameterFactory.CreateView(bias.narrow(0, i * inner, inner), Init);
+        }
+        return new FusedQkv(weight, bias, weights, biases);
+    }
+
+    /// <summary>Whether the layers still hold this storage's views.</summary>
+    public bool Backs(Linear q, Linear k, Linear v)
+    {
+        Linear[] layers = [q, k, v];
+        for (int i = 0; i < 3; i++)
+            if (!ReferenceEquals(layers[i].weight, _weights[i]) || !ReferenceEquals(layers[i].bias, _biases[i])) return false;
+        return true;
+    }
+
+    public void Dispose()
+    {
+        Weight.Dispose();
+        Bias?.Dispose();
     }
 }

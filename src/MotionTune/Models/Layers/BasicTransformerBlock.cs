@@ -117,7 +117,7 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor>
         var x = PerSample(hiddenStates);
 
         // 1. Self-attention
-        var h = mod[0].addcmul(norm1.forward(x), 1 + mod[1], 1);
+        var h = norm1.ForwardModulated(x, scale: mod[1], shift: mod[0]);
         x = x.addcmul(mod[2], PerSample(attn1.forward(PerRow(h), null, null)), 1);
 
         // 2. Cross-attention takes the unnormalised input (PixArt)
@@ -128,7 +128,7 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor>
         }
 
         // 3. Feed-forward
-        h = mod[3].addcmul(norm2!.forward(x), 1 + mod[4], 1);
+        h = norm2!.ForwardModulated(x, scale: mod[4], shift: mod[3]);
         x = x.addcmul(mod[5], ff.forward(h), 1);
         return PerRow(x).MoveToOuterDisposeScope();
     }

@@ -68,15 +68,46 @@ public sealed class Conv3d : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Whether temporal kernels — (kt, 1, 1), stride 1, no spatial padding, as ModelScope's temporal convolutions — run
+    /// on CUDA as the equivalent 2D convolution over (B, C, T, H·W) (see <see cref="TemporalAsConv2d"/>), for which cuDNN
+    /// has faster kernels. On by default; the environment variable <c>MOTIONTUNE_TEMPORAL_CONV2D=0</c> turns it off.
+    /// CPU runs keep the 3D convolution.
+    /// </summary>
+    public static bool TemporalKernelsAsConv2d { get; set; } = Environment.GetEnvironmentVariable("MOTIONTUNE_TEMPORAL_CONV2D") != "0";
+
+    private bool IsTemporalKernel =>
+        weight.shape[3] == 1 && weight.shape[4] == 1 && _stride.All(s => s == 1) && _padding[1] == 0 && _padding[2] == 0;
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         using var profile = MotionTune.Runtime.GpuProfiler.Section("conv3d");
         var output = input.is_meta
             ? ConvShape.MetaOutput(input, weight, _stride, _padding) // no meta kernel: shapes only
-            : F.conv3d(input, weight, bias, _stride, _padding, null, _groups);
+            : TemporalKernelsAsConv2d && input.is_cuda && IsTemporalKernel
+                ? TemporalAsConv2d(input, weight, bias, _padding[0], _groups)
+                : F.conv3d(input, weight, bias, _stride, _padding, null, _groups);
         FlopCounter.AddConvolution(output, weight);
         return output;
+    }
+
+    /// <summary>
+    /// A (kt, 1, 1) convolution with stride 1, temporal padding <paramref name="padT"/> and no spatial padding, computed
+    /// as a 2D convolution: the input (B, C, T, H, W) is seen as (B, C, T, H·W) and the weight (out, in, kt, 1, 1) as
+    /// (out, in, kt, 1). Each output is the same sum of the same products, so only summation order can differ.
+    /// </summary>
+    public static Tensor TemporalAsConv2d(Tensor input, Tensor weight, Tensor? bias, long padT, long groups = 1)
+    {
+        if (input.dim() != 5 || weight.dim() != 5 || weight.shape[3] != 1 || weight.shape[4] != 1)
+            throw new ArgumentException($"TemporalAsConv2d: expected a (B, C, T, H, W) input and an (out, in, kt, 1, 1) weight, " +
+                $"got [{string.Join(", ", input.shape)}] and [{string.Join(", ", weight.shape)}].");
+        long b = input.shape[0], t = input.shape[2], h = input.shape[3], w = input.shape[4];
+        using var scope = NewDisposeScope();
+        var planes = input.reshape(b, input.shape[1], t, h * w);
+        var kernel = weight.view(weight.shape[0], weight.shape[1], weight.shape[2], 1);
+        var output = F.conv2d(planes, kernel, bias, [1, 1], [padT, 0], null, groups);
+        return output.view(b, output.shape[1], output.shape[2], h, w).MoveToOuterDisposeScope();
     }
 }
 

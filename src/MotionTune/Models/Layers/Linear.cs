@@ -41,6 +41,20 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Wraps existing parameters (e.g. views of a fused weight, see <see cref="Attention.ProjectQkv"/>): the layer then
+    /// reads and writes their storage.
+    /// </summary>
+    internal Linear(Parameter weight, Parameter? bias) : base(nameof(Linear))
+    {
+        if (weight.dim() != 2) throw new ArgumentException($"Linear: weight must be 2-D (out, in), got [{string.Join(", ", weight.shape)}].");
+        OutFeatures = weight.shape[0];
+        InFeatures = weight.shape[1];
+        this.weight = weight;
+        this.bias = bias;
+        RegisterComponents();
+    }
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {

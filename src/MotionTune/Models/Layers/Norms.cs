@@ -1,3 +1,4 @@
+using MotionTune.Runtime.Kernels;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -36,7 +37,18 @@ public sealed class GroupNorm : nn.Module<Tensor, Tensor>
     {
         if (input.is_meta) return empty_like(input); // no meta kernel: shapes only
         using var profile = MotionTune.Runtime.GpuProfiler.Section("groupnorm");
-        return F.group_norm(input, NumGroups, weight, bias, Eps);
+        return FusedOps.GroupNorm(input, NumGroups, weight, bias, Eps); // F.group_norm, or its CUDA kernel at inference
+    }
+
+    /// <summary>
+    /// <c>silu(forward(input))</c>, in one fused CUDA kernel where <see cref="FusedOps"/> can (inference on CUDA),
+    /// else exactly as the two ops.
+    /// </summary>
+    public Tensor ForwardSiLU(Tensor input)
+    {
+        if (input.is_meta) return empty_like(input); // no meta kernel: shapes only
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("groupnorm");
+        return FusedOps.GroupNormSiLU(input, NumGroups, weight, bias, Eps);
     }
 }
 
@@ -70,6 +82,29 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
         if (input.is_meta) return empty_like(input); // no meta kernel: shapes only
         using var profile = MotionTune.Runtime.GpuProfiler.Section("layernorm");
         return F.layer_norm(input, _shape, weight, bias, Eps);
+    }
+
+    /// <summary>
+    /// <see cref="forward"/> of attention heads (…, heads, d), such as per-head q/k norms: one fused CUDA kernel where
+    /// <see cref="FusedOps"/> can, reading strided views in place; the output is contiguous.
+    /// </summary>
+    public Tensor ForwardPerHead(Tensor input)
+    {
+        if (input.is_meta) return empty_like(input); // no meta kernel: shapes only
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("layernorm");
+        return FusedOps.LayerNormPerHead(input, weight, bias, Eps);
+    }
+
+    /// <summary>
+    /// adaLN modulation <c>shift + forward(input)·(1 + scale)</c> of (S, R, D) tokens with per-sample (S, 1, D)
+    /// <paramref name="scale"/> and <paramref name="shift"/>: one fused CUDA kernel where <see cref="FusedOps"/> can,
+    /// else exactly as layer norm and one addcmul.
+    /// </summary>
+    public Tensor ForwardModulated(Tensor input, Tensor scale, Tensor shift)
+    {
+        if (input.is_meta) return empty_like(input); // no meta kernel: shapes only
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("layernorm");
+        return FusedOps.LayerNormModulate(input, weight, bias, Eps, scale, shift);
     }
 }
 

@@ -45,6 +45,24 @@ public static class ParameterFactory
         return new Parameter(t, requiresGrad);
     }
 
+    /// <summary>
+    /// Storage for several parameters that are views of it (see <see cref="CreateView"/>): uninitialised, on the scope's
+    /// device and dtype, and owned by the caller (not by any dispose scope).
+    /// </summary>
+    public static Tensor Allocate(long[] shape) => empty(shape, DType, Device).DetachFromDisposeScope();
+
+    /// <summary>
+    /// A parameter that is <paramref name="view"/> (a view of <see cref="Allocate"/>d storage), initialised by
+    /// <paramref name="init"/> when initialisation is on, exactly as <see cref="Create"/> would initialise a parameter
+    /// of its shape. Writes to the parameter (loading, in-place updates) land in the shared storage.
+    /// </summary>
+    public static Parameter CreateView(Tensor view, Action<Tensor>? init, bool requiresGrad = true)
+    {
+        if (Initialize && init is not null)
+            using (no_grad()) init(view);
+        return new Parameter(view, requiresGrad);
+    }
+
     /// <summary>A parameter filled with a constant (e.g. norm weights of one).</summary>
     public static Parameter Constant(long[] shape, double value) =>
         Create(shape, t => t.fill_(value));

@@ -26,6 +26,7 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor>
     public readonly Conv2d? conv_shortcut;
 
     private readonly Func<Tensor, Tensor> _act;
+    private readonly bool _silu; // the norms and SiLU then run as one fused op (GroupNorm.ForwardSiLU)
     private readonly double _outputScaleFactor;
 
     /// <summary>Creates the block.</summary>
@@ -40,6 +41,7 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor>
         conv2 = new Conv2d(outChannels, outChannels, 3, padding: 1);
         if (inChannels != outChannels) conv_shortcut = new Conv2d(inChannels, outChannels, 1);
         _act = Activations.Get(activation);
+        _silu = activation is "silu" or "swish";
         _outputScaleFactor = outputScaleFactor;
         RegisterComponents();
     }
@@ -52,17 +54,19 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor>
     {
         using var profile = MotionTune.Runtime.GpuProfiler.Section("resnet");
         using var scope = NewDisposeScope();
-        var h = norm1.forward(input).Pipe(_act).Pipe(conv1.forward);
+        var h = NormAct(norm1, input).Pipe(conv1.forward);
         if (time_emb_proj is not null && temb is not null)
         {
             var shift = time_emb_proj.forward(_act(temb));
             h = h.Pipe(x => x + shift.view(shift.shape[0], shift.shape[1], 1, 1));
         }
-        h = h.Pipe(norm2.forward).Pipe(_act).Pipe(dropout.forward).Pipe(conv2.forward);
+        h = h.Pipe(x => NormAct(norm2, x)).Pipe(dropout.forward).Pipe(conv2.forward);
         var shortcut = conv_shortcut is null ? input : conv_shortcut.forward(input);
         var output = shortcut + h;
         // Dividing by 1 is exact, so the common case skips a pass over the tensor.
         if (_outputScaleFactor != 1.0) output = output.Pipe(x => x / _outputScaleFactor);
         return output.MoveToOuterDisposeScope();
     }
+
+    private Tensor NormAct(GroupNorm norm, Tensor x) => _silu ? norm.ForwardSiLU(x) : _act(norm.forward(x));
 }

@@ -68,13 +68,13 @@ public sealed class CogVideoXBlock : nn.Module
         using var scope = NewDisposeScope(); // frees q, k, v and friends before the feed-forward runs
         long b = x.shape[0], s = x.shape[1];
         int heads = attn1.Heads, d = attn1.DimHead;
-        // Heads are split as (B, S, heads, d) first: the per-head norms and the rotation act on the last dimension, so they
-        // run on contiguous tensors, and the transpose to (B, heads, S, d) for SDPA is a free view.
-        var q = attn1.to_q.forward(x).view(b, s, heads, d);
-        var k = attn1.to_k.forward(x).view(b, s, heads, d);
-        var v = attn1.to_v.forward(x).view(b, s, heads, d);
-        if (attn1.norm_q is not null) q = attn1.norm_q.forward(q);
-        if (attn1.norm_k is not null) k = attn1.norm_k.forward(k);
+        // Heads are split as (B, S, heads, d) first: the per-head norms and the rotation act on the last dimension, and
+        // the transpose to (B, heads, S, d) for SDPA is a free view. With the fused projection q, k and v are strided
+        // views of one (B, S, 3·heads·d) output, which the per-head norms read in place (writing contiguous q and k).
+        var (q, k, v) = attn1.ProjectQkv(x);
+        (q, k, v) = (q.view(b, s, heads, d), k.view(b, s, heads, d), v.view(b, s, heads, d));
+        if (attn1.norm_q is not null) q = attn1.norm_q.ForwardPerHead(q);
+        if (attn1.norm_k is not null) k = attn1.norm_k.ForwardPerHead(k);
         if (rotary is not null)
         {
             q = rotary.Apply(q);

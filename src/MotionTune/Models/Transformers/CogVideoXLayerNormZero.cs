@@ -33,9 +33,9 @@ public sealed class CogVideoXLayerNormZero : nn.Module
         using var profile = MotionTune.Runtime.GpuProfiler.Section("cogvideox.norm_zero");
         using var scope = NewDisposeScope();
         var m = linear.forward(F.silu(temb)).unsqueeze(1).chunk(6, 2);
-        // addcmul(shift, norm(x), 1 + scale) is norm(x)·(1 + scale) + shift in one kernel.
-        var video = addcmul(m[0], norm.forward(hiddenStates), 1 + m[1], 1);
-        var text = addcmul(m[3], norm.forward(encoderHiddenStates), 1 + m[4], 1);
+        // norm(x)·(1 + scale) + shift: one fused kernel on CUDA at inference, layer norm and one addcmul otherwise.
+        var video = norm.ForwardModulated(hiddenStates, scale: m[1], shift: m[0]);
+        var text = norm.ForwardModulated(encoderHiddenStates, scale: m[4], shift: m[3]);
         return (video.MoveToOuterDisposeScope(), text.MoveToOuterDisposeScope(),
             m[2].MoveToOuterDisposeScope(), m[5].MoveToOuterDisposeScope());
     }

@@ -51,10 +51,14 @@ public sealed class TemporalConvLayer : nn.Module<Tensor, long, Tensor>
         if (bf % numFrames != 0)
             throw new ArgumentException($"TemporalConvLayer: a batch of {bf} frames does not split into videos of {numFrames} frames.");
         var frames = input.view(bf / numFrames, numFrames, c, h, w);
-        // (B, F, C, H, W) -> (B, C, F, H, W) as a view; the first group norm makes the one contiguous copy.
+        // (B, F, C, H, W) -> (B, C, F, H, W) as a view; the first group norm reads it and writes contiguously.
         var x = frames.permute(0, 2, 1, 3, 4);
         foreach (var stage in new[] { conv1, conv2, conv3, conv4 })
-            foreach (var layer in stage) x = x.Pipe(layer.forward);
+        {
+            // Group norm and SiLU (stage[0], stage[1]) as one op: fused on CUDA at inference, the two ops otherwise.
+            x = x.Pipe(((GroupNorm)stage[0]).ForwardSiLU);
+            foreach (var layer in stage.Skip(2)) x = x.Pipe(layer.forward);
+        }
         // Adding in the input's (B, F, C, H, W) order writes the sum contiguously there, so no copy is needed to
         // return to a frame batch (diffusers permutes the sum and copies it).
         var output = frames + x.permute(0, 2, 1, 3, 4);
