@@ -13,7 +13,8 @@ public static class FusedOps
 {
     /// <summary>
     /// Whether the fused kernels may run. On by default; the environment variable <c>MOTIONTUNE_FUSED_KERNELS=0</c> turns
-    /// them off. A chosen kernel that cannot be compiled or launched throws (with NVRTC's log) rather than falling back.
+    /// them off. Without NVRTC on the machine they are off (with a warning); a kernel that NVRTC cannot compile or that fails
+    /// to launch throws (with NVRTC's log) rather than falling back.
     /// </summary>
     public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("MOTIONTUNE_FUSED_KERNELS") != "0";
 
@@ -43,10 +44,19 @@ public static class FusedOps
         (UseKernel(x, weight, bias) ? FusedKernels.GroupNorm(x, groups, weight, bias, eps, silu: false) : null)
         ?? FusedReference.GroupNorm(x, groups, weight, bias, eps);
 
-    /// <summary>Enabled, on CUDA, and no gradient wanted (the kernels have no backward).</summary>
+    // Without NVRTC on the machine the unfused ops run, with one warning; a kernel that NVRTC fails to compile still throws.
+    private static readonly Lazy<bool> CompilerPresent = new(() =>
+    {
+        if (Nvrtc.Available) return true;
+        Log.Warning("NVRTC (libnvrtc.so) was not found, so the fused CUDA kernels are off and the unfused ops run. " +
+                    $"Point {Nvrtc.LibraryEnvironmentVariable} at libnvrtc.so.* to turn them on.");
+        return false;
+    });
+
+    /// <summary>Enabled, on CUDA, a compiler present, and no gradient wanted (the kernels have no backward).</summary>
     private static bool UseKernel(Tensor x, params Tensor?[] others)
     {
-        if (!Enabled || !x.is_cuda) return false;
+        if (!Enabled || !x.is_cuda || !CompilerPresent.Value) return false;
         if (!is_grad_enabled()) return true;
         return !x.requires_grad && others.All(t => t is null || !t.requires_grad);
     }

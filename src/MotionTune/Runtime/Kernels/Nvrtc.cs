@@ -22,6 +22,16 @@ public static unsafe class Nvrtc
     /// <summary>The NVRTC library loaded (loads it on first use).</summary>
     public static string LibraryPath => Library.Value.Path;
 
+    /// <summary>True when an NVRTC library can be loaded (the load is attempted once).</summary>
+    public static bool Available
+    {
+        get
+        {
+            try { _ = Library.Value; return true; }
+            catch (KernelCompilationException) { return false; }
+        }
+    }
+
     /// <summary>NVRTC's version, e.g. (13, 0).</summary>
     public static (int Major, int Minor) Version
     {
