@@ -109,13 +109,25 @@ internal static class CommandSupport
         }
         catch (Exception e) when (IsUserError(e))
         {
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(Message(e))}");
             return 1;
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    // An ArgumentException's message without the " (Parameter 'x')" and "Actual value was" lines .NET appends.
+    private static string Message(Exception e)
+    {
+        var text = e.Message;
+        if (e is ArgumentException { ParamName: { } name })
+        {
+            int at = text.IndexOf($" (Parameter '{name}')", StringComparison.Ordinal);
+            if (at >= 0) text = text[..at];
+        }
+        return text;
     }
 
     private static bool IsUserError(Exception e) => e is ArgumentException or FormatException or IOException or InvalidDataException

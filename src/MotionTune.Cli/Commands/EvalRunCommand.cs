@@ -30,6 +30,7 @@ public static class EvalRunCommand
         var pickScoreProcessor = new Option<string?>("--pickscore-processor") { Description = "PickScore's tokenizer and preprocessor folder, if not in --pickscore." };
         var shard = new Option<string?>("--shard") { Description = "i/n: this job's videos (dataset index k with k mod n = i)." };
         var skipMissing = new Option<bool>("--skip-missing") { Description = "Leave out videos without a file instead of failing." };
+        var skipMalformed = new Option<bool>("--skip-malformed") { Description = "Leave out malformed CSV rows (with a warning) instead of failing." };
         var limit = new Option<int?>("--limit") { Description = "At most N videos (the shard's first)." };
         var sampleSteps = new Option<int?>("--sample-steps") { Description = "DDIM steps per sample (default: the pipeline's)." };
         var guidance = new Option<double?>("--guidance") { Description = "Guidance scale of the samples (default: the pipeline's)." };
@@ -45,7 +46,7 @@ public static class EvalRunCommand
 
         var command = new Command("run", "Customize to each video at tau, sample every edit prompt with K seeds, score, and append to the shard's JSONL (resumable).")
         {
-            pipelineFolder, dataset, videos, tasks, output, seeds, edits, scorer, clip, pickScore, pickScoreProcessor, shard, skipMissing, limit,
+            pipelineFolder, dataset, videos, tasks, output, seeds, edits, scorer, clip, pickScore, pickScoreProcessor, shard, skipMissing, skipMalformed, limit,
             sampleSteps, guidance, negative, eta, sampleFormat, frames, height, width, modelName, variant, device, dtype,
         };
         flags.AddTo(command);
@@ -75,7 +76,7 @@ public static class EvalRunCommand
             };
             options.Validate(timesteps);
             var (csv, videoFolder) = ProbeRunCommand.DatasetPaths(parse.GetValue(dataset), parse.GetValue(videos), taskFolder);
-            var data = TgveDataset.Load(csv, videoFolder, new TgveLoadOptions { SkipMissingVideos = parse.GetValue(skipMissing) });
+            var data = TgveDataset.Load(csv, videoFolder, new TgveLoadOptions { SkipMissingVideos = parse.GetValue(skipMissing), SkipMalformedRows = parse.GetValue(skipMalformed) });
             var shapes = scorerName == "shapesworld" ? ShapesTaskScorer.Load(taskFolder!) : null;
             if (shapes is not null)
                 foreach (var entry in data.Entries) shapes.Task(entry.Video); // every video must be a task

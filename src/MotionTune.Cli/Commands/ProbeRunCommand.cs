@@ -41,6 +41,7 @@ public static class ProbeRunCommand
         var shard = new Option<string?>("--shard") { Description = "i/n: probe the videos with dataset index k, k mod n = i." };
         var limit = new Option<int?>("--limit") { Description = "At most N videos (the shard's first)." };
         var skipMissing = new Option<bool>("--skip-missing") { Description = "Leave out dataset videos without a file instead of failing." };
+        var skipMalformed = new Option<bool>("--skip-malformed") { Description = "Leave out malformed CSV rows (with a warning) instead of failing." };
         var (frames, height, width) = (CommandSupport.FramesOption(), CommandSupport.HeightOption(), CommandSupport.WidthOption());
         var noCache = new Option<bool>("--no-cache") { Description = "Sample every window from x_T instead of branching from shared steps (for checking; about 2.4x the work)." };
         var saveVideos = new Option<bool>("--save-videos") { Description = "Write every video's reconstruction and window samples as mp4 under OUT/videos." };
@@ -50,12 +51,12 @@ public static class ProbeRunCommand
         var command = new Command("run", "Probe where a model decides motion versus appearance: invert, resample every (tau_start, tau_end) window with the edit, score.")
         {
             pipelineFolder, video, caption, edit, dataset, videos, editKind, tasks, output, interval, steps, guidance, inversionGuidance, negative, scorer, clip,
-            shard, limit, skipMissing, frames, height, width, noCache, saveVideos, modelName, device, dtype,
+            shard, limit, skipMissing, skipMalformed, frames, height, width, noCache, saveVideos, modelName, device, dtype,
         };
         command.SetAction(parse => CommandSupport.Run(parse, cancellation =>
         {
             var folder = parse.GetValue(pipelineFolder)!;
-            var inputs = Inputs(parse, video, caption, edit, dataset, videos, editKind, tasks, shard, limit, skipMissing);
+            var inputs = Inputs(parse, video, caption, edit, dataset, videos, editKind, tasks, shard, limit, skipMissing, skipMalformed);
             var (_, timesteps) = CommandSupport.Peek(folder);
             var grid = new ProbeGrid(parse.GetValue(interval), timesteps);
             var scorerName = parse.GetValue(scorer)!;
@@ -102,7 +103,7 @@ public static class ProbeRunCommand
 
     private static IReadOnlyList<ProbeInput> Inputs(ParseResult parse, Option<string?> video, Option<string?> caption, Option<string?> edit,
         Option<string?> dataset, Option<string?> videos, Option<string> editKind, Option<string?> tasks, Option<string?> shard, Option<int?> limit,
-        Option<bool> skipMissing)
+        Option<bool> skipMissing, Option<bool> skipMalformed)
     {
         var spec = CommandSupport.Shard(parse.GetValue(shard));
         if (parse.GetValue(limit) is < 1) throw new ArgumentException($"--limit must be positive, not {parse.GetValue(limit)}.");
@@ -120,7 +121,7 @@ public static class ProbeRunCommand
         if (parse.GetValue(caption) is not null || parse.GetValue(edit) is not null)
             throw new ArgumentException("--caption and --edit go with --video; a dataset's come from its CSV.");
         var (csv, folder) = DatasetPaths(parse.GetValue(dataset), parse.GetValue(videos), parse.GetValue(tasks));
-        var loaded = TgveDataset.Load(csv, folder, new TgveLoadOptions { SkipMissingVideos = parse.GetValue(skipMissing) });
+        var loaded = TgveDataset.Load(csv, folder, new TgveLoadOptions { SkipMissingVideos = parse.GetValue(skipMissing), SkipMalformedRows = parse.GetValue(skipMalformed) });
         var entries = spec.Select(loaded.Entries);
         if (parse.GetValue(limit) is int n) entries = entries.Take(n).ToArray();
         var kind = parse.GetValue(editKind)!;
