@@ -3,7 +3,6 @@ using System.Globalization;
 using MotionTune.Evaluation;
 using MotionTune.Metrics;
 using MotionTune.Probe;
-using MotionTune.Runtime;
 using MotionTune.ShapesWorld;
 using MotionTune.ShapesWorld.Metrics;
 using Spectre.Console;

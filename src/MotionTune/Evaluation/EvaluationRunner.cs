@@ -192,16 +192,18 @@ public sealed class EvaluationRunner
                 // Diversity is a property of all the prompt's samples: a partly written group is sampled again whole (seeded, so identically).
                 bool diversity = _shapes is not null && seeds.Length >= 2;
                 var group = diversity ? seeds : pending[kind];
-                var records = new List<(EvaluationRecord Record, Tensor Frames)>();
+                var records = new List<(EvaluationRecord Record, Tensor? Frames)>();
                 try
                 {
                     foreach (var seed in group)
                     {
                         report(new EvaluationProgress(entry.Video, 0, 0, "sampling", sampled, total));
-                        records.Add(Sample(entry, kind, prompt, seed, reference.Frames, customization, write: pending[kind].Contains(seed), cancellation));
+                        var (record, frames) = Sample(entry, kind, prompt, seed, reference.Frames, customization, write: pending[kind].Contains(seed), cancellation);
+                        if (!diversity) frames.Dispose(); // only diversity needs the group's frames
+                        records.Add((record, diversity ? frames : null));
                         if (pending[kind].Contains(seed)) sampled++;
                     }
-                    double? spread = diversity ? ShapesTaskScorer.Diversity(records.Select(r => r.Frames).ToArray()) : null;
+                    double? spread = diversity ? ShapesTaskScorer.Diversity(records.Select(r => r.Frames!).ToArray()) : null;
                     foreach (var (record, _) in records.Where(r => pending[kind].Contains(r.Record.Seed)))
                     {
                         var final = spread is double d && double.IsFinite(d)
@@ -213,7 +215,7 @@ public sealed class EvaluationRunner
                 }
                 finally
                 {
-                    foreach (var (_, frames) in records) frames.Dispose();
+                    foreach (var (_, frames) in records) frames?.Dispose();
                 }
             }
             report(new EvaluationProgress(entry.Video, 0, 0, "done", total, total));

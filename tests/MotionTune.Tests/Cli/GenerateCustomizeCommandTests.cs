@@ -72,6 +72,13 @@ public sealed class GenerateCustomizeCommandTests(ITestOutputHelper log) : IDisp
         using var always = CliHarness.Frames(_cli.At("always"));
         Assert.True(never.SameAs(baseFrames), "with tau = 1000 the LoRA must never act");
         Assert.False(always.SameAs(baseFrames), "with tau = 0 the trained LoRA must change the video");
+
+        // The full-parameter variant writes tuned weights, which generate loads through the same flag.
+        var full = _cli.At("full.safetensors");
+        Assert.Equal(0, Run(["customize", _cli.Latte, "--video", video, "--caption", caption, "--out", full, "--full", "--tau", "400", "--steps", "1", .. CliHarness.TinyClip]).Code);
+        (fromFile, printed) = Run(Generate(_cli.Latte, _cli.At("full"), "--customization", full));
+        Assert.Equal(0, fromFile);
+        Assert.Contains("(full) at t >= 400", printed);
     }
 
     [Fact]

@@ -110,4 +110,20 @@ public sealed class ProbeSamplerTests(ITestOutputHelper output)
         var edited = Enumerable.Range(0, plan.Count).Where(i => plan[i].Prompt == PromptChoice.Edited).ToArray();
         Assert.Equal(Enumerable.Range(sampler.WindowStart(600), sampler.WindowEnd(500) - sampler.WindowStart(600)), edited);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void CancellationStopsAtTheNextStep(bool cached)
+    {
+        var (video, denoiser) = Sampler();
+        var sampler = new ProbeSampler(video, 10, 1);
+        using var noisy = randn([1, 2, 3, 4, 4], generator: new Generator(5, CPU));
+        using var cancel = new CancellationTokenSource();
+        int steps = 0;
+        Assert.ThrowsAny<OperationCanceledException>(() => sampler.Run(noisy, Prompts(1), new ProbeGrid(250).Cells, cached, _ => { }, _ => { },
+            stepDone: () => { if (++steps == 3) cancel.Cancel(); }, cancellation: cancel.Token));
+        Assert.Equal(3, steps);
+        Assert.Equal(3, denoiser.Calls);
+    }
 }
