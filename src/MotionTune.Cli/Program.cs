@@ -18,8 +18,13 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(ShapesCommand.Create());
-        root.Subcommands.Add(new Command("probe", "The timestep probe: where a model decides motion versus appearance.") { ReportCommands.ProbeReport() });
-        root.Subcommands.Add(new Command("eval", "Evaluation on TGVE-format datasets.") { ReportCommands.EvalMerge(), ReportCommands.EvalSummarize(), ReportCommands.EvalReport() });
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(CustomizeCommand.Create());
+        root.Subcommands.Add(new Command("probe", "The timestep probe: where a model decides motion versus appearance.") { ProbeRunCommand.Create(), ReportCommands.ProbeReport() });
+        root.Subcommands.Add(new Command("eval", "Evaluation on TGVE-format datasets.")
+        {
+            EvalRunCommand.Create(), ReportCommands.EvalMerge(), ReportCommands.EvalSummarize(), ReportCommands.EvalReport(),
+        });
         return root;
     }
 }

@@ -90,7 +90,7 @@ public sealed class TgveDataset
         {
             var list = string.Join("\n  ", malformed);
             if (!options.SkipMalformedRows)
-                throw new TgveDatasetException($"{csvPath}: {malformed.Count} malformed row(s):\n  {list}\n(skip them with the skip-malformed option)");
+                throw new TgveDatasetException($"{csvPath}: {malformed.Count} malformed row(s):\n  {list}\n(skip them with --skip-malformed)");
             Log.Warning($"{csvPath}: skipping {malformed.Count} malformed row(s):\n  {list}");
         }
 

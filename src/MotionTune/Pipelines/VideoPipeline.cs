@@ -45,6 +45,8 @@ public sealed record GenerationOptions
     public long Seed { get; init; }
     /// <summary>Called after every step.</summary>
     public Action<SamplerProgress>? Progress { get; init; }
+    /// <summary>How a LoRA customization is applied at its steps (merged into the weights, or a separate path).</summary>
+    public LoraMode LoraMode { get; init; } = LoraMode.Merged;
 }
 
 /// <summary>
@@ -250,7 +252,7 @@ public sealed class VideoPipeline : IDisposable
         {
             int boundary = tau ?? throw new ArgumentNullException(nameof(tau), "A customization needs its boundary timestep tau.");
             result = CustomizedSampling.Sample(Sampler(customization), customization, boundary, latents, steps,
-                new SamplingPrompts(condition, Negative: negative), guidance, LoraMode.Merged, options.Eta, generator, options.Progress);
+                new SamplingPrompts(condition, Negative: negative), guidance, options.LoraMode, options.Eta, generator, options.Progress);
         }
         return DecodeLatents(result)[0].MoveToOuterDisposeScope();
     }
