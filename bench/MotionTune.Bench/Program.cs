@@ -27,6 +27,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args is ["customization", .. var rest]) return CustomizationBench.Run(rest);
+        if (args is ["gemm", ..]) return GemmBench.Run(args[1..]);
         if (args is ["verify-kernels", .. var verifyArgs]) return VerifyKernels.Run(verifyArgs);
         var options = Options.Parse(args);
         TorchRuntime.Initialize(options.LibTorch);
