@@ -126,20 +126,18 @@ public static partial class ShapesCommand
             var which = parse.GetValue(arch) == "all"
                 ? BaseModels.All
                 : [BaseModels.Parse(parse.GetValue(arch)!)];
-            var table = new Table().AddColumn("model").AddColumn("denoiser params").AddColumn("text params").AddColumn("GFLOP").AddColumn("forward ms")
-                .AddColumn("guided step ms").AddColumn("LoRA step ms").AddColumn("demo model time s");
+            Console.WriteLine($"{"model",-11}{"params",11}{"text",9}{"GFLOP",7}{"fwd ms",9}{"guided ms",11}{"LoRA ms",9}{"demo s",8}");
             foreach (var architecture in which)
             {
                 var t = BaseModelBenchmark.Measure(BaseModels.Spec(architecture), dev, parse.GetValue(repeats));
-                table.AddRow(BaseModels.Name(architecture), t.Parameters.ToString("N0", CultureInfo.InvariantCulture),
-                    t.TextParameters.ToString("N0", CultureInfo.InvariantCulture), t.ForwardGflops.ToString("0.00", CultureInfo.InvariantCulture), F(t.Forward), F(t.GuidedForward), F(t.LoraStep), F(t.DemoSeconds()));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{BaseModels.Name(architecture),-11}{t.Parameters,11:N0}{t.TextParameters,9:N0}{t.ForwardGflops,7:F2}{t.Forward,9:F1}{t.GuidedForward,11:F1}{t.LoraStep,9:F1}{t.DemoSeconds(),8:F1}"));
             }
-            AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"on {dev} with {torch.get_num_threads()} threads; demo model time = 125 LoRA steps + 3 videos x 25 guided steps");
+            Console.WriteLine($"on {dev} with {torch.get_num_threads()} threads, minimum of {parse.GetValue(repeats)} runs; fwd: one forward at batch 1; " +
+                "guided: one sampling step (batch 2); LoRA: one rank-4 temporal LoRA training step at batch 1; demo: 125 LoRA steps + 3 videos x 25 guided steps");
             return 0;
         }));
         return command;
     }
 
-    private static string F(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
 }

@@ -168,7 +168,7 @@ public static class BaseModelTraining
         using var lossSum = zeros(1, ScalarType.Float32, device);
         using var normSum = zeros(1, ScalarType.Float32, device);
         int windowSteps = 0, step = 0;
-        double finalLoss = double.NaN, windowStart = 0;
+        double finalLoss = double.NaN, windowStart = 0, warmupEnd = 0;
         long batch = options.Batch;
         trainClock.Start();
         while (true)
@@ -176,7 +176,8 @@ public static class BaseModelTraining
             double elapsed = trainClock.Elapsed.TotalSeconds;
             if (options.Steps is { } limit ? step >= limit : elapsed >= budgetSeconds) break;
             double progress = options.Steps is { } s ? step / (double)s : elapsed / budgetSeconds;
-            double lr = LearningRate(peakLr, step, options.WarmupSteps, progress);
+            if (step == options.WarmupSteps) warmupEnd = progress;
+            double lr = LearningRate(peakLr, step, options.WarmupSteps, progress, warmupEnd);
 
             using (NewDisposeScope())
             {
@@ -287,14 +288,15 @@ public static class BaseModelTraining
     }
 
     /// <summary>
-    /// Peak rate after a linear warm-up of <paramref name="warmupSteps"/>, then a cosine from the peak at the end of the
-    /// warm-up to a tenth of it at <paramref name="progress"/> = 1 (the share of the step or time budget used).
+    /// The rate at <paramref name="step"/>: a linear warm-up to <paramref name="peak"/> over <paramref name="warmupSteps"/>,
+    /// then a cosine from the peak down to a tenth of it over the rest of the budget: <paramref name="progress"/> is the
+    /// share of the step or time budget used, <paramref name="warmupEnd"/> the share used when the warm-up ended.
     /// </summary>
-    public static double LearningRate(double peak, int step, int warmupSteps, double progress)
+    public static double LearningRate(double peak, int step, int warmupSteps, double progress, double warmupEnd)
     {
-        double warm = warmupSteps > 0 ? Math.Min(1.0, (step + 1.0) / warmupSteps) : 1.0;
-        double cosine = 0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1)));
-        return peak * warm * cosine;
+        if (step < warmupSteps) return peak * (step + 1.0) / warmupSteps;
+        double rest = Math.Clamp((progress - warmupEnd) / Math.Max(1 - warmupEnd, 1e-9), 0, 1);
+        return peak * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * rest)));
     }
 
     /// <summary>
