@@ -167,6 +167,7 @@ public static class BaseModelTraining
         var trainClock = new Stopwatch();
         using var lossSum = zeros(1, ScalarType.Float32, device);
         using var normSum = zeros(1, ScalarType.Float32, device);
+        using var skipped = zeros(1, ScalarType.Int64, device);
         int windowSteps = 0, step = 0;
         double finalLoss = double.NaN, windowStart = 0, warmupEnd = 0;
         long batch = options.Batch;
@@ -205,14 +206,19 @@ public static class BaseModelTraining
                 var loss = F.mse_loss(prediction.to(ScalarType.Float32), target);
                 loss.backward();
 
+                // A step whose gradient is not finite (a bf16 overflow) becomes a zero gradient instead of corrupting the
+                // weights; decided on the device, so the step does not wait for the GPU.
                 var gradient = weights.TakeGradient();
                 var norm = linalg.vector_norm(gradient);
-                if (options.MaxGradNorm > 0) gradient.mul_((options.MaxGradNorm / (norm + 1e-6)).clamp_max(1.0));
+                var finite = norm.isfinite();
+                gradient = where(finite, gradient, zeros_like(gradient));
+                if (options.MaxGradNorm > 0) gradient.mul_((options.MaxGradNorm / (norm + 1e-6)).clamp_max(1.0).nan_to_num(0));
                 optimizer.Step([gradient], lr);
                 weights.Publish();
                 weights.UpdateEma(Math.Min(options.EmaDecay, (1.0 + step) / (10.0 + step)));
                 lossSum.add_(loss.detach());
-                normSum.add_(norm);
+                normSum.add_(where(finite, norm, zeros_like(norm)));
+                skipped.add_(finite.logical_not());
             }
             step++;
             windowSteps++;
@@ -224,9 +230,11 @@ public static class BaseModelTraining
                 finalLoss = lossSum.item<float>() / windowSteps;
                 double meanNorm = normSum.item<float>() / windowSteps;
                 double rate = windowSteps / Math.Max(now - windowStart, 1e-9);
+                long skips = skipped.item<long>();
                 string remaining = options.Steps is { } m ? $"{m - step} steps left" : $"{Math.Max(budgetSeconds - now, 0) / 60:F1} min left";
+                string skipNote = skips > 0 ? $" ({skips} steps so far skipped: gradient not finite)" : "";
                 log(string.Create(CultureInfo.InvariantCulture,
-                    $"step {step} loss {finalLoss:F4} grad-norm {meanNorm:F2} lr {lr:0.##e+0} {rate:F1} steps/s {remaining}"));
+                    $"step {step} loss {finalLoss:F4} grad-norm {meanNorm:F2} lr {lr:0.##e+0} {rate:F1} steps/s {remaining}{skipNote}"));
                 lossSum.zero_();
                 normSum.zero_();
                 windowSteps = 0;

@@ -240,6 +240,28 @@ public sealed class BaseModelTests : IDisposable
     }
 
     [Fact]
+    public void TheLearningRateWarmsUpThenFollowsACosineToATenth()
+    {
+        Assert.Equal(1e-3 / 100, BaseModelTraining.LearningRate(1e-3, 0, 100, 0.0, 0), 12);
+        Assert.Equal(1e-3 / 2, BaseModelTraining.LearningRate(1e-3, 49, 100, 0.05, 0), 12);
+        Assert.Equal(1e-3, BaseModelTraining.LearningRate(1e-3, 100, 100, 0.2, 0.2), 12);
+        Assert.Equal(0.55e-3, BaseModelTraining.LearningRate(1e-3, 500, 100, 0.6, 0.2), 12);
+        Assert.Equal(1e-4, BaseModelTraining.LearningRate(1e-3, 900, 100, 1.0, 0.2), 12);
+    }
+
+    [Fact]
+    public void BaseModelCommandsRunAndRejectBadOptions()
+    {
+        var root = new RootCommand { GlobalOptions.LibTorch };
+        root.Subcommands.Add(ShapesCommand.Create());
+        Assert.Equal(0, root.Parse(["shapes", "bench-base", "--arch", "cogvideox", "--repeats", "1"]).Invoke());
+        Assert.Equal(1, root.Parse(["shapes", "train", "--arch", "sora", "--out", Path.Combine(_dir, "x"), "--steps", "1", "--device", "cpu"]).Invoke());
+        Assert.Equal(1, root.Parse(["shapes", "train", "--arch", "latte", "--out", Path.Combine(_dir, "x"), "--steps", "1", "--minutes", "1", "--device", "cpu"]).Invoke());
+        Assert.Equal(1, root.Parse(["shapes", "train", "--arch", "latte", "--out", Path.Combine(_dir, "x"), "--steps", "1", "--guidance", "3,x", "--device", "cpu"]).Invoke());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "x")));
+    }
+
+    [Fact]
     public void GroundTruthClipsPassEveryGateAndPerClipReadingsAverageToCaptionAccuracy()
     {
         var dataset = new ShapesDataset(Seed: 4);
