@@ -12,7 +12,7 @@ using TorchSharp;
 namespace MotionTune.Cli.Commands;
 
 /// <summary><c>motiontune shapes</c>: the ShapesWorld benchmark: task sets, training data, and reading and scoring clips.</summary>
-public static class ShapesCommand
+public static partial class ShapesCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()
@@ -23,6 +23,9 @@ public static class ShapesCommand
         command.Subcommands.Add(Read());
         command.Subcommands.Add(Score());
         command.Subcommands.Add(Bench());
+        command.Subcommands.Add(Train());
+        command.Subcommands.Add(EvaluateBase());
+        command.Subcommands.Add(BenchBase());
         return command;
     }
 

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Text;
+using MotionTune.Models.Transformers;
+using MotionTune.Models.Unets;
+using static TorchSharp.torch;
+
+namespace MotionTune.ShapesWorld;
+
+/// <summary>The README.md model card of a trained base model: what it is, how it was trained, and what it measured.</summary>
+public static class BaseModelCard
+{
+    /// <summary>The card's Markdown.</summary>
+    public static string Write(BaseModelSpec spec, BaseTrainingOptions options, BaseTrainingResult result, long denoiserParameters, long textParameters,
+        string device, double peakLr, ScalarType dtype, int poolClips, int distinctClips)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var d = spec.Defaults;
+        var name = BaseModels.Name(spec.Architecture);
+        var md = new StringBuilder();
+        void Line(FormattableString text) => md.Append(text.ToString(c)).Append('\n');
+
+        Line($"# MotionTune ShapesWorld base model: {name}");
+        Line($"");
+        Line($"A small {Describe(spec)} trained from scratch on ShapesWorld (`docs/shapesworld.md`), in pixel space: it generates");
+        Line($"{d.Frames} frames of {d.Width} x {d.Height} RGB directly (no VAE). It is built from the same classes as the full-size");
+        Line($"model (`{spec.DenoiserClass}`), with a small transformers `CLIPTextModel` text encoder trained jointly and a CLIP BPE");
+        Line($"tokenizer whose merges make every ShapesWorld caption word one token. Load it with `VideoPipeline.FromPretrained`.");
+        Line($"");
+        Line($"| part | |");
+        Line($"|---|---|");
+        Line($"| denoiser | `{spec.DenoiserComponent}/` {spec.DenoiserClass}, {denoiserParameters:N0} parameters |");
+        Line($"| text encoder | `text_encoder/` CLIPTextModel ({spec.TextConfig.NumHiddenLayers} layers, width {spec.TextConfig.HiddenSize}), {textParameters:N0} parameters |");
+        Line($"| tokenizer | `tokenizer/` CLIPTokenizer, {spec.TextConfig.VocabSize} tokens, {spec.MaxLength} positions |");
+        Line($"| scheduler | `scheduler/` {spec.Scheduler.ClassName}: {spec.Scheduler.BetaSchedule}, {spec.Scheduler.PredictionType}, {spec.Scheduler.TimestepSpacing} spacing{(spec.Scheduler.RescaleBetasZeroSnr ? ", zero terminal SNR" : "")} |");
+        Line($"| weights | fp16 safetensors, {result.SizeBytes / 1048576.0:F1} MiB in all |");
+        Line($"| defaults | {d.Frames} frames, {d.Width} x {d.Height}, {d.Steps} DDIM steps, guidance {d.GuidanceScale} |");
+        Line($"");
+        Line($"## Training data");
+        Line($"");
+        Line($"`ShapesDataset(seed {options.Seed})`, training split: one object (5 shapes, 8 colours) on one of 5 backgrounds, moving by one of");
+        Line($"the {MotionLibrary.All.Count} library motions with random extent and phase, captioned like \"a red circle moving left on a white background\".");
+        Line($"The 20 held-out (shape, colour, background) triples never appear in training. Clips were rendered on the training device");
+        Line($"into a pool of {poolClips:N0}, refreshed as training went; {distinctClips:N0} distinct clips were rendered in all.");
+        Line($"");
+        Line($"## Training");
+        Line($"");
+        Line($"| | |");
+        Line($"|---|---|");
+        Line($"| command | `{options.Command ?? "(library call)"}` |");
+        Line($"| device | {device}, {dtype} compute with float32 master weights |");
+        Line($"| steps | {result.Steps:N0} at batch {options.Batch} |");
+        Line($"| wall time | {result.TrainingSeconds / 60:F1} min training, {result.TotalSeconds / 60:F1} min in all (rendering and evaluation included) |");
+        Line($"| loss | {result.FinalLoss:F4} (MSE to the {spec.Scheduler.PredictionType} target, mean of the last logging window) |");
+        Line($"| optimizer | AdamW, peak lr {peakLr:0.###e+0}, {options.WarmupSteps} warm-up steps then cosine to a tenth, weight decay {options.WeightDecay}, gradient norm clipped at {options.MaxGradNorm} |");
+        Line($"| conditioning | {options.CaptionDropout * 100:0}% of captions replaced by the empty caption (for classifier-free guidance) |");
+        Line($"| EMA | {(options.EmaDecay > 0 ? $"decay {options.EmaDecay}" : "none")}; kept: {result.Weights} weights |");
+        Line($"| seed | {options.Seed} |");
+        Line($"");
+        Line($"## Evaluation");
+        Line($"");
+        Line($"Issue 10's quality gates, measured by `motiontune shapes evaluate-base` on this folder: {result.Evaluation.Accuracy.Clips} clips, one per");
+        Line($"caption of a held-out appearance triple naming a library motion (seed {result.Evaluation.Seed}), {result.Evaluation.Steps} steps, guidance {result.Evaluation.GuidanceScale},");
+        Line($"read with the exact ShapesWorld metrics (`CaptionAccuracy`). Colour, background and shape are shares of frames; motion is the share");
+        Line($"of clips whose centroid path is classified as the captioned motion.");
+        Line($"");
+        Line($"| gate | measured | threshold | |");
+        Line($"|---|---|---|---|");
+        foreach (var g in result.Evaluation.Gates)
+            Line($"| {g.Name} | {g.Value * 100:F1}% | {g.Threshold * 100:F0}% | {(g.Passed ? "pass" : "**fail**")} |");
+        Line($"");
+        Line($"Weights and guidance were chosen on another {result.Candidates[0].Evaluation.Accuracy.Clips} held-out captions (seed {result.Candidates[0].Evaluation.Seed}):");
+        Line($"");
+        Line($"| weights | guidance | colour | background | shape | motion |");
+        Line($"|---|---|---|---|---|---|");
+        foreach (var (weights, e) in result.Candidates)
+        {
+            var a = e.Accuracy;
+            Line($"| {weights} | {e.GuidanceScale} | {a.Colour * 100:F1}% | {a.Background * 100:F1}% | {a.Shape * 100:F1}% | {a.Motion * 100:F1}% |");
+        }
+        Line($"");
+        Line($"Per-clip readings: `evaluation.json`.");
+        return md.ToString();
+    }
+
+    private static string Describe(BaseModelSpec spec) => spec.DenoiserConfig switch
+    {
+        UNet3DConditionConfig u => $"ModelScope-style UNet3D (channels {string.Join("/", u.BlockOutChannels)}, {u.LayersPerBlock} layer per block)",
+        LatteTransformer3DConfig l => $"Latte-style transformer ({l.NumLayers} spatial/temporal block pairs, width {l.InnerDim}, patch {l.PatchSize})",
+        CogVideoXTransformer3DConfig x => $"CogVideoX-style transformer ({x.NumLayers} blocks of 3D attention, width {x.InnerDim}, patch {x.PatchSize})",
+        _ => spec.DenoiserClass,
+    };
+}

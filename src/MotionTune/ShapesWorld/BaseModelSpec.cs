@@ -1,0 +1,242 @@
+using MotionTune.Customization;
+using MotionTune.IO;
+using MotionTune.Models.Layers;
+using MotionTune.Models.TextEncoders;
+using MotionTune.Models.Transformers;
+using MotionTune.Models.Unets;
+using MotionTune.Pipelines;
+using MotionTune.Schedulers;
+using static TorchSharp.torch;
+
+namespace MotionTune.ShapesWorld;
+
+/// <summary>
+/// Everything that defines one bundled ShapesWorld base model before training: its denoiser config (a real config of
+/// the full-size model's class, only smaller), the small CLIP text encoder trained with it, the scheduler (the full-size
+/// model's DDIM settings) and the sampling defaults. Pixel space: the denoiser sees 3 channels in [-1, 1], no VAE.
+/// </summary>
+public sealed record BaseModelSpec
+{
+    /// <summary>The architecture.</summary>
+    public required Architecture Architecture { get; init; }
+    /// <summary>The diffusers pipeline class written to <c>model_index.json</c>.</summary>
+    public required string PipelineClass { get; init; }
+    /// <summary><c>unet</c> or <c>transformer</c>.</summary>
+    public required string DenoiserComponent { get; init; }
+    /// <summary>The denoiser's diffusers class.</summary>
+    public required string DenoiserClass { get; init; }
+    /// <summary>The denoiser config (<see cref="UNet3DConditionConfig"/>, <see cref="LatteTransformer3DConfig"/> or <see cref="CogVideoXTransformer3DConfig"/>).</summary>
+    public required ModelConfig DenoiserConfig { get; init; }
+    /// <summary>The text encoder config.</summary>
+    public required CLIPTextConfig TextConfig { get; init; }
+    /// <summary>The scheduler config.</summary>
+    public required DdimSchedulerConfig Scheduler { get; init; }
+    /// <summary>Sampling defaults (frames, size, steps, guidance), written as <c>_motiontune_defaults</c>.</summary>
+    public required PipelineDefaults Defaults { get; init; }
+    /// <summary>Token length of prompts (the tokenizer's <c>model_max_length</c> and the text encoder's positions).</summary>
+    public int MaxLength => TextConfig.MaxPositionEmbeddings;
+
+    /// <summary>Builds the denoiser with fresh weights in the current <see cref="ParameterFactory"/> scope.</summary>
+    public nn.Module CreateDenoiser() => DenoiserConfig switch
+    {
+        UNet3DConditionConfig unet => new UNet3DConditionModel(unet),
+        LatteTransformer3DConfig latte => new LatteTransformer3DModel(latte),
+        CogVideoXTransformer3DConfig cog => new CogVideoXTransformer3DModel(cog),
+        _ => throw new NotSupportedException($"No denoiser for config {DenoiserConfig.GetType().Name}."),
+    };
+
+    /// <summary>The sampler-facing view of a denoiser built from this spec (pixel space: no VAE scaling).</summary>
+    public static IVideoDenoiser Wrap(nn.Module denoiser) => denoiser switch
+    {
+        UNet3DConditionModel unet => new UNet3DDenoiser(unet),
+        LatteTransformer3DModel latte => new LatteDenoiser(latte),
+        CogVideoXTransformer3DModel cog => new CogVideoXDenoiser(cog, 1),
+        _ => throw new NotSupportedException($"{denoiser.GetType().Name} is not a video denoiser."),
+    };
+
+    /// <summary>How the full-size model's pipeline encodes prompts (applied to the small CLIP encoder).</summary>
+    public PromptEncodingRules PromptRules => PromptEncodingRules.For(Architecture);
+}
+
+/// <summary>
+/// The bundled ShapesWorld base models: a small ModelScope-style UNet3D, a small Latte and a small CogVideoX, each in
+/// pixel space at 16 frames of 24 x 24, with a small CLIP text encoder over <see cref="ShapesTokenizer"/>'s vocabulary.
+/// Sized so that training reaches the quality gates in minutes on one GPU, all three fit the repository (fp16, under
+/// 60 MiB together), and CPU sampling and customization are quick (see docs/shapesworld.md for the measurements).
+/// </summary>
+public static class BaseModels
+{
+    /// <summary>Frames per clip.</summary>
+    public const int Frames = 16;
+    /// <summary>Frame height and width in pixels.</summary>
+    public const int Size = 24;
+
+    /// <summary>The three architectures, in a fixed order.</summary>
+    public static IReadOnlyList<Architecture> All { get; } = [Architecture.ModelScope, Architecture.Latte, Architecture.CogVideoX];
+
+    /// <summary>Architectures by their command-line names.</summary>
+    public static Architecture Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "modelscope" => Architecture.ModelScope,
+        "latte" => Architecture.Latte,
+        "cogvideox" => Architecture.CogVideoX,
+        _ => throw new ArgumentException($"Unknown architecture '{name}' (modelscope, latte, cogvideox)."),
+    };
+
+    /// <summary>The command-line name of an architecture.</summary>
+    public static string Name(Architecture architecture) => architecture.ToString().ToLowerInvariant();
+
+    /// <summary>The spec of an architecture's bundled model.</summary>
+    public static BaseModelSpec Spec(Architecture architecture) => architecture switch
+    {
+        Architecture.ModelScope => ModelScope(),
+        Architecture.Latte => Latte(),
+        Architecture.CogVideoX => CogVideoX(),
+        _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "no bundled model."),
+    };
+
+    /// <summary>
+    /// The text encoder: a 2-layer CLIP text tower of width 64 over the ShapesWorld vocabulary, with 16 positions. Its
+    /// end-of-text id is the tokenizer's, so the pooled output is read at the right place.
+    /// </summary>
+    public static CLIPTextConfig TextEncoder()
+    {
+        var (vocab, _) = ShapesTokenizer.Build();
+        return new CLIPTextConfig
+        {
+            VocabSize = vocab.Count,
+            HiddenSize = 64,
+            IntermediateSize = 256,
+            ProjectionDim = 64,
+            NumHiddenLayers = 2,
+            NumAttentionHeads = 2,
+            MaxPositionEmbeddings = ShapesTokenizer.DefaultMaxLength,
+            HiddenAct = "gelu",
+            BosTokenId = vocab[ShapesTokenizer.StartOfText],
+            EosTokenId = vocab[ShapesTokenizer.EndOfText],
+            PadTokenId = vocab[ShapesTokenizer.EndOfText],
+        };
+    }
+
+    /// <summary>
+    /// ModelScope-style: UNet3DConditionModel with three levels (32, 48, 64 channels at 24, 12 and 6 pixels), one
+    /// layer per block. Spatial and temporal attention sit at the two coarser levels (the finest level has resnets and
+    /// temporal convolutions only, plus the full-resolution temporal transformer every UNet3D has), since attention over
+    /// 24 x 24 positions dominated the CPU time. Head width 8 everywhere (the input temporal transformer: 8 heads of 8);
+    /// one value, since diffusers builds that transformer with 8 × attention_head_dim and a per-block list breaks it.
+    /// ModelScope's DDIM (scaled_linear, ε).
+    /// </summary>
+    public static BaseModelSpec ModelScope()
+    {
+        var text = TextEncoder();
+        return new BaseModelSpec
+        {
+            Architecture = Architecture.ModelScope,
+            PipelineClass = "TextToVideoSDPipeline",
+            DenoiserComponent = "unet",
+            DenoiserClass = "UNet3DConditionModel",
+            DenoiserConfig = new UNet3DConditionConfig
+            {
+                SampleSize = Size,
+                InChannels = 3,
+                OutChannels = 3,
+                DownBlockTypes = ["DownBlock3D", "CrossAttnDownBlock3D", "CrossAttnDownBlock3D"],
+                UpBlockTypes = ["CrossAttnUpBlock3D", "CrossAttnUpBlock3D", "UpBlock3D"],
+                BlockOutChannels = [32, 48, 64],
+                LayersPerBlock = 1,
+                NormNumGroups = 8,
+                CrossAttentionDim = text.HiddenSize,
+                AttentionHeadDim = [8],
+            },
+            TextConfig = text,
+            Scheduler = new DdimSchedulerConfig
+            {
+                BetaSchedule = "scaled_linear", BetaStart = 0.00085, BetaEnd = 0.012, ClipSample = false, SetAlphaToOne = false,
+                StepsOffset = 1, PredictionType = "epsilon", TimestepSpacing = "leading",
+            },
+            Defaults = new PipelineDefaults { Frames = Frames, Height = Size, Width = Size, Steps = 25, GuidanceScale = 5 },
+        };
+    }
+
+    /// <summary>
+    /// Latte-style: LatteTransformer3DModel with 4 spatial/temporal block pairs of width 128 (4 heads of 32), patch 2,
+    /// adaLN-single, out_channels = in_channels (no learned variance); Latte's DDIM (linear, ε).
+    /// </summary>
+    public static BaseModelSpec Latte()
+    {
+        var text = TextEncoder();
+        return new BaseModelSpec
+        {
+            Architecture = Architecture.Latte,
+            PipelineClass = "LattePipeline",
+            DenoiserComponent = "transformer",
+            DenoiserClass = "LatteTransformer3DModel",
+            DenoiserConfig = new LatteTransformer3DConfig
+            {
+                NumAttentionHeads = 4,
+                AttentionHeadDim = 32,
+                InChannels = 3,
+                OutChannels = 3,
+                NumLayers = 4,
+                CrossAttentionDim = 128,
+                AttentionBias = true,
+                SampleSize = Size,
+                PatchSize = 2,
+                ActivationFn = "gelu-approximate",
+                NormType = "ada_norm_single",
+                NormElementwiseAffine = false,
+                NormEps = 1e-6,
+                CaptionChannels = text.HiddenSize,
+                VideoLength = Frames,
+            },
+            TextConfig = text,
+            Scheduler = new DdimSchedulerConfig
+            {
+                BetaSchedule = "linear", BetaStart = 0.0001, BetaEnd = 0.02, ClipSample = false, SetAlphaToOne = true,
+                StepsOffset = 0, PredictionType = "epsilon", TimestepSpacing = "leading",
+            },
+            Defaults = new PipelineDefaults { Frames = Frames, Height = Size, Width = Size, Steps = 25, GuidanceScale = 5 },
+        };
+    }
+
+    /// <summary>
+    /// CogVideoX-style: CogVideoXTransformer3DModel (2B style, sin-cos positions) with 6 blocks of width 128 (4 heads of
+    /// 32) over [16 text tokens, 16 frames of 8 x 8 patches of 3 x 3 pixels]; sample_frames 16 with temporal compression
+    /// 1, so its positional table has 16 frames; CogVideoX-2b's DDIM (v-prediction, zero terminal SNR, SNR shift 3).
+    /// </summary>
+    public static BaseModelSpec CogVideoX()
+    {
+        var text = TextEncoder();
+        return new BaseModelSpec
+        {
+            Architecture = Architecture.CogVideoX,
+            PipelineClass = "CogVideoXPipeline",
+            DenoiserComponent = "transformer",
+            DenoiserClass = "CogVideoXTransformer3DModel",
+            DenoiserConfig = new CogVideoXTransformer3DConfig
+            {
+                NumAttentionHeads = 4,
+                AttentionHeadDim = 32,
+                InChannels = 3,
+                OutChannels = 3,
+                TimeEmbedDim = 128,
+                TextEmbedDim = text.HiddenSize,
+                NumLayers = 6,
+                SampleWidth = Size,
+                SampleHeight = Size,
+                SampleFrames = Frames,
+                TemporalCompressionRatio = 1,
+                PatchSize = 3,
+                MaxTextSeqLength = text.MaxPositionEmbeddings,
+            },
+            TextConfig = text,
+            Scheduler = new CogVideoXDdimSchedulerConfig
+            {
+                BetaSchedule = "scaled_linear", BetaStart = 0.00085, BetaEnd = 0.012, ClipSample = false, SetAlphaToOne = true,
+                StepsOffset = 0, PredictionType = "v_prediction", TimestepSpacing = "trailing", RescaleBetasZeroSnr = true,
+                SnrShiftScale = 3.0,
+            },
+            Defaults = new PipelineDefaults { Frames = Frames, Height = Size, Width = Size, Steps = 25, GuidanceScale = 5 },
+        };
+    }
+}
