@@ -28,6 +28,23 @@ public static unsafe class CudnnSettings
         return true;
     }
 
+    /// <summary>
+    /// Allows or forbids the cuDNN backend of scaled-dot-product attention (<c>torch.backends.cuda.enable_cudnn_sdp</c>).
+    /// Its backward pass fails on some shapes (tiny heads over very large batches, as in the ShapesWorld UNet's temporal
+    /// attention), where flash or memory-efficient attention work. Returns false where the entry point is not found.
+    /// </summary>
+    public static bool SetSdpCudnn(bool enabled)
+    {
+        TorchRuntime.Initialize();
+        var lib = FindLibTorchCpu();
+        if (lib == IntPtr.Zero
+            || !NativeLibrary.TryGetExport(lib, GlobalContext, out var getContext)
+            || !NativeLibrary.TryGetExport(lib, "_ZN2at7Context14setSDPUseCuDNNEb", out var set)) return false;
+        var context = ((delegate* unmanaged<IntPtr>)getContext)();
+        ((delegate* unmanaged<IntPtr, byte, void>)set)(context, enabled ? (byte)1 : (byte)0);
+        return true;
+    }
+
     private static IntPtr FindLibTorchCpu()
     {
         if (TorchRuntime.ExternalLibTorchDirectory is { } dir && NativeLibrary.TryLoad(Path.Combine(dir, "libtorch_cpu.so"), out var h)) return h;

@@ -103,6 +103,9 @@ public static class BaseModelTraining
 
         var total = Stopwatch.StartNew();
         var device = options.Device ?? Runtime.TorchRuntime.DefaultDevice;
+        // cuDNN attention's backward fails on the UNet's temporal attention here (8-wide heads over ~10^5 sequences).
+        if (device.type == TorchSharp.DeviceType.CUDA && !Runtime.CudnnSettings.SetSdpCudnn(false))
+            log("note: could not turn off cuDNN attention; if its backward fails, use another libtorch");
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
         var dtype = options.Precision switch
         {
