@@ -102,4 +102,17 @@ public sealed class LayerTests
         Assert.Equal(expected, flops);
         Assert.False(FlopCounter.Active);
     }
+
+    [Fact]
+    public void AttentionInBatchSlicesEqualsOneCall()
+    {
+        manual_seed(4);
+        var q = randn(7, 3, 5, 8);
+        var k = randn(7, 3, 6, 8);
+        var v = randn(7, 3, 6, 8);
+        var mask = rand(7, 1, 5, 6).gt(0.3);
+        var whole = F.scaled_dot_product_attention(q, k, v, mask);
+        var sliced = Attention.AttendInSlices(q, k, v, mask, maxBatchHeads: 6); // two samples (6 batch·heads) per call
+        Assert.True(sliced.allclose(whole, 1e-6, 1e-6));
+    }
 }

@@ -208,8 +208,31 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         FlopCounter.AddAttention(q, k, v);
         if (q.is_meta) return empty([.. q.shape[..^1], v.shape[^1]], q.dtype, q.device); // no meta kernel: shapes only
         using var profile = MotionTune.Runtime.GpuProfiler.Section("sdpa");
-        return F.scaled_dot_product_attention(q, k, v, mask);
+        // CUDA attention kernels put batch·heads on a grid axis limited to 65,535 blocks ("invalid argument" beyond it),
+        // which temporal attention over many pixels of many clips exceeds: there, attend in slices of the batch.
+        return q.is_cuda ? AttendInSlices(q, k, v, mask, MaxCudaBatchHeads) : F.scaled_dot_product_attention(q, k, v, mask);
     }
+
+    /// <summary>Attention computed over slices of the batch so that no call sees more than <paramref name="maxBatchHeads"/> batch·heads.</summary>
+    internal static Tensor AttendInSlices(Tensor q, Tensor k, Tensor v, Tensor? mask, long maxBatchHeads)
+    {
+        long batch = q.shape[0], heads = q.dim() == 4 ? q.shape[1] : 1;
+        if (batch * heads <= maxBatchHeads || batch == 1) return F.scaled_dot_product_attention(q, k, v, mask);
+        long slice = Math.Max(1, maxBatchHeads / heads);
+        var parts = new List<Tensor>();
+        for (long start = 0; start < batch; start += slice)
+        {
+            long n = Math.Min(slice, batch - start);
+            var m = mask is null ? null : mask.shape[0] == 1 ? mask : mask.narrow(0, start, n);
+            parts.Add(F.scaled_dot_product_attention(q.narrow(0, start, n), k.narrow(0, start, n), v.narrow(0, start, n), m));
+        }
+        var output = cat(parts, 0);
+        foreach (var part in parts) part.Dispose();
+        return output;
+    }
+
+    /// <summary>The largest batch·heads a single CUDA attention call is given (the kernels' grid limit).</summary>
+    public static long MaxCudaBatchHeads { get; set; } = 65_535;
 }
 
 /// <summary>
