@@ -14,6 +14,7 @@ public static class Program
     {
         var root = new RootCommand("MotionTune: one-shot video motion customization of text-to-video diffusion models.");
         root.Options.Add(GlobalOptions.LibTorch);
+        root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());

@@ -49,8 +49,10 @@ public static class ProbePlots
         AddSeries(plot, xs, row.Select(c => c.ClipScoreChange).ToArray(), clipColor, MarkerShape.FilledCircle,
             LinePattern.Solid, "CLIP-score change", plot.Axes.Left);
         var right = plot.Axes.Right;
+        // Solid lines only (colour and marker tell the series apart): SkiaSharp's SVG backend cannot write dash effects and
+        // prints a warning to the console for each one.
         AddSeries(plot, xs, row.Select(c => c.FlowSimilarity).ToArray(), flowColor, MarkerShape.FilledSquare,
-            LinePattern.Dashed, "flow similarity", right);
+            LinePattern.Solid, "flow similarity", right);
 
         plot.Axes.Left.Label.Text = "CLIP-score change (mean ± s.e.)";
         plot.Axes.Left.Label.ForeColor = clipColor;
@@ -70,7 +72,7 @@ public static class ProbePlots
         if (recommendation.Tau is int tau)
         {
             // Named in the legend rather than on the line, where a label would collide with the title.
-            var line = plot.Add.VerticalLine(tau, 2, Colors.Black, LinePattern.Dotted);
+            var line = plot.Add.VerticalLine(tau, 2, Colors.Gray, LinePattern.Solid);
             line.LegendText = $"recommended τ = {tau} (max of the normalised product)";
         }
         plot.Title(Title("τ_end = 0 trade-off: editing vs motion preservation", summary));
