@@ -28,6 +28,7 @@ public static class Program
     {
         if (args is ["customization", .. var rest]) return CustomizationBench.Run(rest);
         if (args is ["gemm", ..]) return GemmBench.Run(args[1..]);
+        if (args is ["e2e", .. var e2eArgs]) return EndToEndBench.Run(e2eArgs);
         if (args is ["verify-kernels", .. var verifyArgs]) return VerifyKernels.Run(verifyArgs);
         var options = Options.Parse(args);
         TorchRuntime.Initialize(options.LibTorch);

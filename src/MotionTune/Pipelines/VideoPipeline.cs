@@ -150,6 +150,28 @@ public sealed class VideoPipeline : IDisposable
         return new VideoPipeline(folder, architecture, text, autoencoder, model, denoiser, scheduler, device, dtype.Value, defaults);
     }
 
+    /// <summary>
+    /// Assembles a pipeline from components built in code (models trained or initialised there, benchmarks with random
+    /// weights) rather than read from a folder. The denoiser wrapper follows the model's class; the device and dtype are the
+    /// model's. The pipeline owns (and disposes) every component.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model is not one of the three denoiser classes.</exception>
+    public static VideoPipeline Assemble(string name, IPromptEncoder text, IVideoAutoencoder autoencoder, nn.Module model,
+        DdimScheduler scheduler, PipelineDefaults defaults)
+    {
+        var (architecture, denoiser) = model switch
+        {
+            UNet3DConditionModel m => (Architecture.ModelScope, (IVideoDenoiser)new UNet3DDenoiser(m)),
+            LatteTransformer3DModel m => (Architecture.Latte, new LatteDenoiser(m)),
+            CogVideoXTransformer3DModel m => (Architecture.CogVideoX, new CogVideoXDenoiser(m, autoencoder.SpatialCompression)),
+            _ => throw new NotSupportedException($"{name}: denoiser class '{model.GetType().Name}' is not supported."),
+        };
+        var first = model.parameters().First();
+        model.eval();
+        foreach (var p in model.parameters()) p.requires_grad_(false);
+        return new VideoPipeline(name, architecture, text, autoencoder, model, denoiser, scheduler, first.device, first.dtype, defaults);
+    }
+
     private static IVideoAutoencoder LoadAutoencoder(ModelIndex index, string folder, Device device, ScalarType dtype)
     {
         if (!index.Components.TryGetValue("vae", out var vae)) return new PixelSpace();

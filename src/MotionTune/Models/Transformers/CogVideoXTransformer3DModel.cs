@@ -70,6 +70,9 @@ public sealed class CogVideoXTransformer3DModel : nn.Module
         return model;
     }
 
+    /// <summary>The dtype of the weights (inputs are cast to it).</summary>
+    public ScalarType DType => patch_embed.proj.weight.dtype;
+
     /// <summary>
     /// Predicts for (B, F, C, H, W) latents <paramref name="hiddenStates"/> (diffusers' layout) with (B, L, text_embed_dim)
     /// <paramref name="encoderHiddenStates"/> at <paramref name="timestep"/> (one per sample, or a scalar); returns
@@ -84,9 +87,13 @@ public sealed class CogVideoXTransformer3DModel : nn.Module
         long h = hiddenStates.shape[3], w = hiddenStates.shape[4];
         long textLength = encoderHiddenStates.shape[1];
 
+        // Inputs in the weights' dtype: a trainer's noisy latents arrive in float32 while the frozen base may be bf16.
+        hiddenStates = hiddenStates.to(DType);
+        encoderHiddenStates = encoderHiddenStates.to(DType);
+
         // 1. Time embedding (the sinusoid is float32; the MLP runs in the model's dtype)
         var t = (timestep.dim() == 0 || timestep.shape[0] == 1 ? timestep.reshape(1).expand(b) : timestep).to(hiddenStates.device);
-        var temb = time_embedding.forward(time_proj.forward(t).to(hiddenStates.dtype));
+        var temb = time_embedding.forward(time_proj.forward(t).to(DType));
 
         // 2. Patch embedding
         var (text, video) = patch_embed.forward(encoderHiddenStates, hiddenStates);
