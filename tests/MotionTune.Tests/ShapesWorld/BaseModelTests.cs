@@ -48,13 +48,15 @@ public sealed class BaseModelTests : IDisposable
         var d = spec.Defaults;
         Assert.Equal((16, 24, 24), (d.Frames, d.Height, d.Width));
         Assert.Equal(spec.MaxLength, spec.TextConfig.MaxPositionEmbeddings);
+        // Zero terminal SNR with v-prediction for all three (ε with a non-zero terminal SNR drew black and white as gray).
+        Assert.Equal("v_prediction", spec.Scheduler.PredictionType);
+        Assert.True(spec.Scheduler.RescaleBetasZeroSnr);
+        Assert.Equal("trailing", spec.Scheduler.TimestepSpacing);
         switch (spec.DenoiserConfig)
         {
             case CogVideoXTransformer3DConfig cog:
                 Assert.Equal(16, (cog.SampleFrames - 1) / cog.TemporalCompressionRatio + 1); // a 16-frame positional table
                 Assert.Equal(spec.MaxLength, cog.MaxTextSeqLength);
-                Assert.Equal("v_prediction", spec.Scheduler.PredictionType);
-                Assert.True(spec.Scheduler.RescaleBetasZeroSnr);
                 break;
             case LatteTransformer3DConfig latte:
                 Assert.Equal(16, latte.VideoLength);
