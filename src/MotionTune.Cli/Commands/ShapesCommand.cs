@@ -26,6 +26,7 @@ public static partial class ShapesCommand
         command.Subcommands.Add(Train());
         command.Subcommands.Add(EvaluateBase());
         command.Subcommands.Add(BenchBase());
+        command.Subcommands.Add(Sweep());
         return command;
     }
 
@@ -178,6 +179,45 @@ public static partial class ShapesCommand
                 read = watch.Elapsed.TotalMilliseconds / n;
             }
             AnsiConsole.MarkupLine($"{n} clips of {parse.GetValue(frames)} x {settings.Height} x {settings.Width}: render on {dev} [bold]{render:F1} ms[/] per clip, read and classify on cpu [bold]{read:F1} ms[/] per clip ({torch.get_num_threads()} CPU threads)");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Sweep()
+    {
+        var model = new Argument<string>("model") { Description = "A ShapesWorld pipeline folder (e.g. models/shapesworld-cogvideox)." };
+        var output = new Option<string>("--out") { Description = "Output folder (results.jsonl; a rerun skips finished samples).", Required = true };
+        var taus = new Option<string>("--taus") { Description = "Comma-separated tau values (1000: base model, 0: all timesteps).", DefaultValueFactory = _ => "1000,900,800,700,600,500,0" };
+        var ablationTau = new Option<int>("--ablation-tau") { Description = "Tau of the targets and rank ablations (-1: none).", DefaultValueFactory = _ => 700 };
+        var tasks = new Option<int>("--tasks") { Description = "Tasks (one per shipped custom motion).", DefaultValueFactory = _ => 8 };
+        var seeds = new Option<int>("--seeds") { Description = "Seeds per edit prompt.", DefaultValueFactory = _ => 2 };
+        var steps = new Option<int>("--steps") { Description = "Customization steps.", DefaultValueFactory = _ => 150 };
+        var lr = new Option<double>("--lr") { Description = "LoRA learning rate.", DefaultValueFactory = _ => 1e-3 };
+        var fullLr = new Option<double>("--full-lr") { Description = "Learning rate of the full-parameter variant.", DefaultValueFactory = _ => 1e-4 };
+        var sampleSteps = new Option<int?>("--sample-steps") { Description = "Sampling steps (default: the pipeline's)." };
+        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto.", DefaultValueFactory = _ => "auto" };
+        var command = new Command("sweep",
+            "The paper's tau sweep and target/rank ablations on a ShapesWorld model, in memory (no video files): exact metrics to a " +
+            "JSONL for 'motiontune eval summarize'.")
+        { model, output, taus, ablationTau, tasks, seeds, steps, lr, fullLr, sampleSteps, device };
+        command.SetAction(parse => Guarded(() =>
+        {
+            GlobalOptions.InitializeRuntime(parse);
+            var tauList = parse.GetValue(taus)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 1000
+                    ? v : throw new ArgumentException($"--taus: '{t}' is not a timestep in [0, 1000].")).ToList();
+            int ablation = parse.GetValue(ablationTau);
+            var options = new ShapesSweepOptions
+            {
+                Model = parse.GetValue(model)!, Output = parse.GetValue(output)!, Taus = tauList,
+                AblationTau = ablation < 0 ? null : ablation, Tasks = parse.GetValue(tasks), Seeds = parse.GetValue(seeds),
+                Steps = parse.GetValue(steps), LearningRate = parse.GetValue(lr), FullLearningRate = parse.GetValue(fullLr),
+                SampleSteps = parse.GetValue(sampleSteps), Device = TorchRuntime.ParseDevice(parse.GetValue(device)),
+            };
+            var clock = Stopwatch.StartNew();
+            var jsonl = ShapesSweep.Run(options, line => AnsiConsole.MarkupLine(Markup.Escape(line)));
+            AnsiConsole.MarkupLine($"wrote {Markup.Escape(jsonl)} in {clock.Elapsed.TotalMinutes:F1} min; tables: motiontune eval summarize {Markup.Escape(jsonl)} --out DIR");
             return 0;
         }));
         return command;

@@ -22,6 +22,9 @@ internal static class OpenCvRuntime
         }
     });
 
+    /// <summary>Whether OpenCV's native library loads (it is optional on GPU hosts).</summary>
+    public static bool IsAvailable => LoadError.Value is null;
+
     /// <summary>Throws unless OpenCV's native library loads; <paramref name="purpose"/> says what needed it.</summary>
     public static void EnsureAvailable(string purpose)
     {

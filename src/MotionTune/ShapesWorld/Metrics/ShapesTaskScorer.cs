@@ -35,6 +35,9 @@ public sealed class ShapesTaskScorer
         return new ShapesTaskScorer(Path.GetFullPath(folder), TaskSet.Read(folder));
     }
 
+    /// <summary>A scorer for tasks held in memory (<see cref="TaskSet.Create"/>), e.g. a sweep that writes no files.</summary>
+    public static ShapesTaskScorer FromTasks(IReadOnlyList<ShapesTask> tasks) => new("(in memory)", tasks);
+
     /// <summary>The task of a video.</summary>
     /// <exception cref="ArgumentException">No task of that name.</exception>
     public ShapesTask Task(string video) => _tasks.TryGetValue(video, out var task)
@@ -43,14 +46,15 @@ public sealed class ShapesTaskScorer
 
     /// <summary>
     /// The metrics of <paramref name="generated"/> (F, H, W, 3) frames, made for <paramref name="prompt"/>, against
-    /// <paramref name="video"/>'s reference appearance and <paramref name="referenceFrames"/> (the same shape).
+    /// <paramref name="video"/>'s reference appearance and <paramref name="referenceFrames"/> (the same shape); the
+    /// optical-flow similarity (OpenCV) only when <paramref name="flow"/>.
     /// </summary>
     /// <exception cref="FormatException">The prompt is not a ShapesWorld caption.</exception>
-    public IReadOnlyDictionary<string, double> Score(string video, string prompt, Tensor generated, Tensor referenceFrames)
+    public IReadOnlyDictionary<string, double> Score(string video, string prompt, Tensor generated, Tensor referenceFrames, bool flow = true)
     {
         var task = Task(video);
         var referencePath = FrameReader.Read(referenceFrames).Path;
-        var score = EditScorer.Score(generated, prompt, task.Reference, referencePath, referenceFrames);
+        var score = EditScorer.Score(generated, prompt, task.Reference, referencePath, flow ? referenceFrames : null);
         var metrics = new Dictionary<string, double>
         {
             ["alignment_colour"] = score.Alignment.Colour,
@@ -61,7 +65,7 @@ public sealed class ShapesTaskScorer
             ["displacement_cosine"] = score.Fidelity.DisplacementCosine,
             ["trajectory_distance"] = score.Fidelity.TrajectoryDistance,
         };
-        if (score.FlowSimilarity is double flow) metrics["shapes_flow_similarity"] = flow;
+        if (score.FlowSimilarity is double similarity) metrics["shapes_flow_similarity"] = similarity;
         return metrics.Where(m => double.IsFinite(m.Value)).ToDictionary(m => m.Key, m => m.Value);
     }
 
