@@ -12,7 +12,7 @@ using static TorchSharp.torch;
 namespace MotionTune.Bench;
 
 /// <summary>
-/// Customization on full-size Latte-1 with random bf16 weights (issue 8): training step time and peak memory for LoRA
+/// Customization on full-size Latte-1 with random bf16 weights: training step time and peak memory for LoRA
 /// (with and without gradient checkpointing) and the full-parameter variant, and the sampling step time of the base
 /// model, a merged LoRA and a separate LoRA path.
 /// Usage: <c>motiontune-bench customization [latte config.json (default: the Latte-1 preset)] [frames=16] [latent side=64] [steps=20]</c>.

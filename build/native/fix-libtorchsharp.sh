@@ -33,7 +33,10 @@ fi
 for lib in "$@"; do
   [ -f "$lib" ] || continue
   dir=$(dirname "$lib")
-  cp -f "$obj/$shim_name" "$dir/$shim_name"
+  # Replaced by rename, never rewritten in place: a running app has the old copy mapped.
+  if ! cmp -s "$obj/$shim_name" "$dir/$shim_name"; then
+    cp -f "$obj/$shim_name" "$dir/$shim_name.motiontune-tmp" && mv -f "$dir/$shim_name.motiontune-tmp" "$dir/$shim_name"
+  fi
   if patchelf --print-needed "$lib" | grep -qx "$shim_name"; then continue; fi
   tmp="$lib.motiontune-tmp"
   cp -f "$lib" "$tmp"

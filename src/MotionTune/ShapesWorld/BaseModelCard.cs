@@ -58,7 +58,7 @@ public static class BaseModelCard
         Line($"");
         Line($"## Evaluation");
         Line($"");
-        Line($"Issue 10's quality gates, measured by `motiontune shapes evaluate-base` on this folder: {result.Evaluation.Accuracy.Clips} clips, one per");
+        Line($"The base-model quality gates (docs/shapesworld.md), measured by `motiontune shapes evaluate-base` on this folder: {result.Evaluation.Accuracy.Clips} clips, one per");
         Line($"caption of a held-out appearance triple naming a library motion (seed {result.Evaluation.Seed}), {result.Evaluation.Steps} steps, guidance {result.Evaluation.GuidanceScale},");
         Line($"read with the exact ShapesWorld metrics (`CaptionAccuracy`). Colour, background and shape are shares of frames; motion is the share");
         Line($"of clips whose centroid path is classified as the captioned motion.");

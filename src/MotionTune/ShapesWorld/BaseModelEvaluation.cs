@@ -48,7 +48,7 @@ public sealed record BaseEvaluationOptions
     public int? BatchSize { get; init; }
 }
 
-/// <summary>One quality gate of issue 10: an accuracy, its threshold, and whether it is met.</summary>
+/// <summary>One base-model quality gate: an accuracy, its threshold, and whether it is met.</summary>
 /// <param name="Name">colour, background, shape or motion.</param>
 /// <param name="Value">The measured accuracy in [0, 1].</param>
 /// <param name="Threshold">The least accuracy that passes.</param>
@@ -81,7 +81,7 @@ public sealed record ClipEvaluation(string Caption, long Seed, double Colour, do
 /// <param name="Clips">Per-clip readings.</param>
 public sealed record BaseEvaluation(CaptionAccuracy Accuracy, int Steps, double GuidanceScale, int Seed, double Seconds, IReadOnlyList<ClipEvaluation> Clips)
 {
-    /// <summary>The four gates of issue 10: colour ≥ 90 %, background ≥ 90 %, shape ≥ 75 %, motion class ≥ 80 %.</summary>
+    /// <summary>The four base-model gates: colour ≥ 90 %, background ≥ 90 %, shape ≥ 75 %, motion class ≥ 80 %.</summary>
     public IReadOnlyList<GateResult> Gates =>
     [
         new("colour", Accuracy.Colour, 0.90),
@@ -123,7 +123,7 @@ public sealed record BaseEvaluation(CaptionAccuracy Accuracy, int Steps, double 
 }
 
 /// <summary>
-/// The base models' quality gates (issue 10): generate one clip per caption of the held-out appearance triples (with a
+/// The base models' quality gates: generate one clip per caption of the held-out appearance triples (with a
 /// library motion named, as in training), then read each clip with the exact ShapesWorld metrics: colour, background
 /// and shape accuracy (share of frames), and motion-class accuracy (share of clips), as
 /// <see cref="CaptionAccuracy.Measure"/> computes them.

@@ -120,10 +120,9 @@ public static class BaseModels
 
     /// <summary>
     /// DDIM over the given betas rescaled to zero terminal SNR, v-prediction, trailing spacing (diffusers' options, after
-    /// Lin et al., "Common Diffusion Noise Schedules and Sample Steps are Flawed"). The real ModelScope and Latte use ε
-    /// with a non-zero terminal SNR, which keeps a sample's mean near the noise's: the first small ShapesWorld models
-    /// trained that way drew black and white backgrounds as gray (ModelScope-style: background 33 % on held-out captions,
-    /// against 100 % for the CogVideoX-style model, whose schedule is zero-terminal-SNR).
+    /// Lin et al., "Common Diffusion Noise Schedules and Sample Steps are Flawed"). The real Latte uses ε with a non-zero
+    /// terminal SNR, which keeps a sample's mean near the noise's; the small Latte-style model trained with it read 80 % of
+    /// backgrounds right and 6 % of motions on held-out captions, and 100 % and 31 % with this schedule.
     /// </summary>
     private static DdimSchedulerConfig ZeroTerminalSnr(string betaSchedule, double betaStart, double betaEnd) => new()
     {
@@ -137,7 +136,7 @@ public static class BaseModels
     /// temporal convolutions only, plus the full-resolution temporal transformer every UNet3D has), since attention over
     /// 24 x 24 positions dominated the CPU time. Head width 8 everywhere (the input temporal transformer: 8 heads of 8);
     /// one value, since diffusers builds that transformer with 8 × attention_head_dim and a per-block list breaks it.
-    /// ModelScope's betas (scaled_linear) made zero-terminal-SNR with v-prediction (<see cref="ZeroTerminalSnr"/>).
+    /// ModelScope's DDIM (scaled_linear, ε).
     /// </summary>
     public static BaseModelSpec ModelScope()
     {
@@ -162,7 +161,14 @@ public static class BaseModels
                 AttentionHeadDim = [8],
             },
             TextConfig = text,
-            Scheduler = ZeroTerminalSnr("scaled_linear", 0.00085, 0.012),
+            // ModelScope's own DDIM. Zero-terminal-SNR v-prediction fixed the gray backgrounds but, in the same 7.8 minutes
+            // (1,217 steps at batch 64), left colour at 6 % and shape at 19 % on held-out captions, against 100 % and 94 % for ε
+            // (1,273 steps at batch 128); the bundled model is the ε one.
+            Scheduler = new DdimSchedulerConfig
+            {
+                BetaSchedule = "scaled_linear", BetaStart = 0.00085, BetaEnd = 0.012, ClipSample = false, SetAlphaToOne = false,
+                StepsOffset = 1, PredictionType = "epsilon", TimestepSpacing = "leading",
+            },
             Defaults = new PipelineDefaults { Frames = Frames, Height = Size, Width = Size, Steps = 25, GuidanceScale = 5 },
         };
     }

@@ -48,10 +48,11 @@ public sealed class BaseModelTests : IDisposable
         var d = spec.Defaults;
         Assert.Equal((16, 24, 24), (d.Frames, d.Height, d.Width));
         Assert.Equal(spec.MaxLength, spec.TextConfig.MaxPositionEmbeddings);
-        // Zero terminal SNR with v-prediction for all three (ε with a non-zero terminal SNR drew black and white as gray).
-        Assert.Equal("v_prediction", spec.Scheduler.PredictionType);
-        Assert.True(spec.Scheduler.RescaleBetasZeroSnr);
-        Assert.Equal("trailing", spec.Scheduler.TimestepSpacing);
+        // Zero terminal SNR with v-prediction for the transformers; the UNet keeps ModelScope's ε (see BaseModelSpec).
+        bool unet = spec.Architecture == Architecture.ModelScope;
+        Assert.Equal(unet ? "epsilon" : "v_prediction", spec.Scheduler.PredictionType);
+        Assert.Equal(!unet, spec.Scheduler.RescaleBetasZeroSnr);
+        Assert.Equal(unet ? "leading" : "trailing", spec.Scheduler.TimestepSpacing);
         switch (spec.DenoiserConfig)
         {
             case CogVideoXTransformer3DConfig cog:
