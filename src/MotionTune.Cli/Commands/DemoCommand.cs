@@ -50,6 +50,8 @@ public static class DemoCommand
                 };
                 if (options.TrainingSteps <= 0 || options.SamplingSteps <= 0 || options.ProbeSteps <= 0)
                     throw new ArgumentException("--steps, --sampling-steps and --probe-steps must be positive.");
+                if (options.Tau is int t && (t < 0 || t > 999))
+                    throw new ArgumentException($"--tau {t}: must lie in [0, 999] (training draws t from [tau, 1000)).");
                 if (options.ProbeInterval <= 0 || 1000 % options.ProbeInterval != 0)
                     throw new ArgumentException($"--probe-interval {options.ProbeInterval}: must divide 1000 (e.g. 100, 250, 500).");
                 var result = MotionTune.Demo.Demo.Run(options, line => AnsiConsole.MarkupLine(Markup.Escape(line)));

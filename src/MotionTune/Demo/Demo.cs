@@ -78,11 +78,18 @@ public static class Demo
         var runner = new TimestepProbeRunner(pipeline, new ShapesAppearanceScorer(),
             new ProbeRunOptions { Grid = new ProbeGrid(options.ProbeInterval), Steps = options.ProbeSteps, Model = Path.GetFileName(options.Model) });
         var framesFolder = Path.Combine(tasks, TaskSet.FramesFolder, task.Name);
-        runner.Run([new ProbeInput(task.Name, framesFolder, task.Caption, task.Prompt(EditKinds.Object))], store, cancellation: cancellation);
+        runner.Run([new ProbeInput(task.Name, framesFolder, task.Caption, task.Prompt(EditKinds.Style))], store, cancellation: cancellation);
         var probe = ProbeReport.Write(Path.Combine(probeFolder, "report"), store.LoadAll().Results);
         log($"probe: {probe.Summary.Cells.Count} windows; {File.ReadAllText(probe.RecommendationText).Split('\n')[0]}");
         // The paper's recipe: the probe picks the boundary; the architecture's default only where the probe could not.
         int tau = options.Tau ?? probe.Summary.Recommendation.Tau ?? CustomizationOptions.RecommendedTau(pipeline.Architecture);
+        int maxTimestep = pipeline.Scheduler.Config.NumTrainTimesteps;
+        if (tau >= maxTimestep)
+        {
+            // τ = T would train nothing; the grid's next boundary is the closest customization to it.
+            log($"the probe recommends tau = {tau} (the edit throughout); customizing at {maxTimestep - options.ProbeInterval} instead");
+            tau = maxTimestep - options.ProbeInterval;
+        }
 
         // 3. Customize at τ and at τ = 0, 4. generate edits with both, 5. score them exactly.
         var scorer = ShapesTaskScorer.Load(tasks);

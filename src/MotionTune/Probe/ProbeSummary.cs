@@ -42,6 +42,16 @@ public sealed record ProbeSummary
     /// <summary>The videos averaged over, by name.</summary>
     public required IReadOnlyList<string> Videos { get; init; }
 
+    /// <summary>
+    /// The appearance scorer the results were measured with (<see cref="IAppearanceScorer.Name"/>: "clip", or
+    /// "shapesworld" for the exact ShapesWorld score); empty when the results do not say.
+    /// </summary>
+    public string Scorer { get; init; } = "";
+
+    /// <summary>What the appearance score is called in tables and plots.</summary>
+    [JsonIgnore]
+    public string ScoreLabel => Scorer == "shapesworld" ? "appearance-score" : "CLIP-score";
+
     /// <summary>The base CLIP score of x0 against c′ over the videos.</summary>
     public required SampleStatistics BaseClipScore { get; init; }
 
@@ -88,9 +98,11 @@ public sealed record ProbeSummary
                 SampleStatistics.Of(values.Select(v => v.ClipScore)));
         }).ToArray();
 
+        var scorers = list.Select(r => r.Settings.TryGetValue("scorer", out var name) ? name : "").Distinct().ToArray();
         return new ProbeSummary
         {
             Model = models.FirstOrDefault() ?? "",
+            Scorer = scorers.Length == 1 ? scorers[0] : "",
             Interval = grid.Interval,
             MaxTimestep = grid.MaxTimestep,
             Videos = list.Select(r => r.Video).Order(StringComparer.Ordinal).ToArray(),

@@ -26,7 +26,9 @@ public static class ProbePlots
     /// <summary>Writes the CLIP-score-change heatmap as <c>{pathWithoutExtension}.png</c> and <c>.svg</c>.</summary>
     public static PlotFiles ClipScoreChangeHeatmap(ProbeSummary summary, string pathWithoutExtension) =>
         Heatmap(summary, c => c.ClipScoreChange.Mean, "F2",
-            "CLIP-score change (x″0 vs c′ minus x0 vs c′)", "CLIP-score change", pathWithoutExtension);
+            $"{Capitalised(summary.ScoreLabel)} change (x″0 vs c′ minus x0 vs c′)", $"{summary.ScoreLabel} change", pathWithoutExtension);
+
+    private static string Capitalised(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
     /// <summary>Writes the flow-similarity heatmap as <c>{pathWithoutExtension}.png</c> and <c>.svg</c>.</summary>
     public static PlotFiles FlowSimilarityHeatmap(ProbeSummary summary, string pathWithoutExtension) =>
@@ -47,14 +49,14 @@ public static class ProbePlots
         var clipColor = Colors.C0;
         var flowColor = Colors.C1;
         AddSeries(plot, xs, row.Select(c => c.ClipScoreChange).ToArray(), clipColor, MarkerShape.FilledCircle,
-            LinePattern.Solid, "CLIP-score change", plot.Axes.Left);
+            LinePattern.Solid, $"{summary.ScoreLabel} change", plot.Axes.Left);
         var right = plot.Axes.Right;
         // Solid lines only (colour and marker tell the series apart): SkiaSharp's SVG backend cannot write dash effects and
         // prints a warning to the console for each one.
         AddSeries(plot, xs, row.Select(c => c.FlowSimilarity).ToArray(), flowColor, MarkerShape.FilledSquare,
             LinePattern.Solid, "flow similarity", right);
 
-        plot.Axes.Left.Label.Text = "CLIP-score change (mean ± s.e.)";
+        plot.Axes.Left.Label.Text = $"{summary.ScoreLabel} change (mean ± s.e.)";
         plot.Axes.Left.Label.ForeColor = clipColor;
         plot.Axes.Left.TickLabelStyle.ForeColor = clipColor;
         right.Label.Text = "flow similarity (mean ± s.e.)";

@@ -108,6 +108,10 @@ public static class ShapesSweep
                     double trainSeconds = clock.Elapsed.TotalSeconds;
                     foreach (var kind in options.Kinds)
                     {
+                        SampleKey Key(long seed) => new(model, variant.Name, variant.Tau, task.Name, kind, seed);
+                        if (seeds.All(s => done.Contains(Key(s)))) continue;
+                        // A partly written group is sampled again whole (seeded, so identically; diversity needs every seed)
+                        // but only its missing records are appended.
                         var prompt = task.Prompt(kind);
                         var samples = new List<(long Seed, Tensor Frames, IReadOnlyDictionary<string, double> Metrics, double Seconds)>();
                         try
@@ -120,7 +124,7 @@ public static class ShapesSweep
                                 samples.Add((seed, frames, scorer.Score(task.Name, prompt, frames, reference, flow), sampleClock.Elapsed.TotalSeconds));
                             }
                             double? diversity = samples.Count >= 2 ? ShapesTaskScorer.Diversity(samples.Select(s => s.Frames).ToList()) : null;
-                            foreach (var (seed, _, metrics, seconds) in samples)
+                            foreach (var (seed, _, metrics, seconds) in samples.Where(x => !done.Contains(Key(x.Seed))))
                             {
                                 var extra = new Dictionary<string, double>(metrics);
                                 if (diversity is double d && double.IsFinite(d)) extra[EvaluationRunner.MotionDiversityMetric] = d;

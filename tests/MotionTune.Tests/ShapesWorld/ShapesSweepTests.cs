@@ -58,6 +58,14 @@ public sealed class ShapesSweepTests : IDisposable
         ShapesSweep.Run(options, again.Add);
         Assert.Equal(4, EvaluationJsonl.Read(jsonl).Count);
         Assert.DoesNotContain(again, l => l.Contains("customized"));
+
+        // An interrupted run (the last record lost) is completed without writing any sample twice.
+        var kept = File.ReadAllLines(jsonl);
+        File.WriteAllLines(jsonl, kept[..^1]);
+        ShapesSweep.Run(options, _ => { });
+        var resumed = EvaluationJsonl.Read(jsonl).Select(r => r.Record).ToList();
+        Assert.Equal(4, resumed.Count);
+        Assert.Equal(4, resumed.Select(r => (r.Tau, r.Seed)).Distinct().Count());
     }
 
     [Fact]
