@@ -17,6 +17,12 @@ public interface IAppearanceScorer
     /// <summary>The score of (F, H, W, 3) uint8 <paramref name="frames"/> against <paramref name="prompt"/>.</summary>
     double Score(Tensor frames, string prompt);
 
+    /// <summary>
+    /// The scorer for one probed video, edited from <paramref name="caption"/> to <paramref name="editedCaption"/>; a scorer
+    /// that can attend to what the edit changes returns a specialised copy (the default: this scorer).
+    /// </summary>
+    IAppearanceScorer ForEdit(string caption, string editedCaption) => this;
+
     /// <summary>The optical-flow settings that suit videos of this size (the probe's motion measure).</summary>
     OpticalFlowSimilarityOptions FlowOptions(int height, int width) => new();
 }

@@ -170,8 +170,9 @@ public sealed class TimestepProbeRunner
             noisy = trajectory.Final.clone();
 
         int height = (int)frames.shape[1], width = (int)frames.shape[2];
-        var flowOptions = _scorer.FlowOptions(height, width);
-        double baseScore = _scorer.Score(frames, editedCaption);
+        var scorer = _scorer.ForEdit(caption, editedCaption);
+        var flowOptions = scorer.FlowOptions(height, width);
+        double baseScore = scorer.Score(frames, editedCaption);
         double? reconScore = null, reconFlow = null;
         GridFlow? reconGrid = null;
         var results = new List<ProbeCellResult>();
@@ -182,7 +183,7 @@ public sealed class TimestepProbeRunner
                 reconstruction: latents =>
                 {
                     using var reconFrames = Decode(latents);
-                    reconScore = _scorer.Score(reconFrames, editedCaption);
+                    reconScore = scorer.Score(reconFrames, editedCaption);
                     reconGrid = LucasKanade.Grid(reconFrames, flowOptions.GridSpacing, flowOptions.LucasKanade);
                     using (var originalGrid = LucasKanade.Grid(frames, flowOptions.GridSpacing, flowOptions.LucasKanade))
                         reconFlow = Finite(OpticalFlowSimilarity.Compare(originalGrid, reconGrid, flowOptions.StaticThreshold).Score);
@@ -193,7 +194,7 @@ public sealed class TimestepProbeRunner
                 branch: sample =>
                 {
                     using var sampleFrames = Decode(sample.Latents);
-                    double score = _scorer.Score(sampleFrames, editedCaption);
+                    double score = scorer.Score(sampleFrames, editedCaption);
                     using var grid = LucasKanade.Grid(sampleFrames, flowOptions.GridSpacing, flowOptions.LucasKanade);
                     double flow = OpticalFlowSimilarity.Compare(reconGrid!, grid, flowOptions.StaticThreshold).Score;
                     foreach (var cell in sample.Cells)

@@ -107,4 +107,20 @@ public sealed class EditScoreTests
         Assert.Equal("zigzag", score.Motion.Motion);
         Assert.True(score.Motion.Margin > 0);
     }
+
+    [Fact]
+    public void ProbeScorerWeighsOnlyTheAttributesTheEditChanges()
+    {
+        using var original = Render(Reference);                           // a red circle on white
+        using var edited = Render(new Appearance("circle", "blue", "white"));
+        const string caption = "a red circle on a white background", recoloured = "a blue circle on a white background";
+        var all = new ShapesAppearanceScorer();
+        var colourOnly = all.ForEdit(caption, recoloured);
+        // Over all three attributes the original already matches shape and background: two thirds.
+        Assert.Equal(100.0 * 2 / 3, all.Score(original, recoloured), 6);
+        // For a colour edit only the colour counts: none of the original's frames, all of the edited video's.
+        Assert.Equal(0, colourOnly.Score(original, recoloured), 6);
+        Assert.Equal(100, colourOnly.Score(edited, recoloured), 6);
+        Assert.Same(all, all.ForEdit(caption, caption)); // nothing edited: all three
+    }
 }
