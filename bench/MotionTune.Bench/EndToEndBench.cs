@@ -147,15 +147,8 @@ public static class EndToEndBench
             vae = new AutoencoderKL(ConfigFile.Load<AutoencoderKLConfig>(ModelPresets.PathOf(ModelPresets.StableDiffusionVae)));
         CLIPTextModel text;
         using (ParameterFactory.Scope(CUDA, ScalarType.BFloat16, initialize: true))
-            text = new CLIPTextModel(new CLIPTextConfig
-            {
-                VocabSize = 49408, HiddenSize = 1024, IntermediateSize = 4096, NumAttentionHeads = 16, NumHiddenLayers = 23,
-                MaxPositionEmbeddings = 77, HiddenAct = "gelu", ProjectionDim = 1024,
-            });
-        var scheduler = new DdimScheduler(new DdimSchedulerConfig
-        {
-            BetaStart = 0.00085, BetaEnd = 0.012, BetaSchedule = "scaled_linear", ClipSample = false, SetAlphaToOne = false, StepsOffset = 1,
-        });
+            text = new CLIPTextModel(ConfigFile.Load<CLIPTextConfig>(ModelPresets.PathOf(ModelPresets.OpenClipHText)));
+        var scheduler = DdimScheduler.FromPretrained(ModelPresets.PathOf(ModelPresets.ModelScopeScheduler));
         var encoder = new HashedIdsPromptEncoder(77, 49408, ids => text.forward(ids).LastHiddenState, text);
         var pipeline = VideoPipeline.Assemble("modelscope-random", encoder, new FrameVae(vae), unet, scheduler,
             new PipelineDefaults { Frames = 16, Height = 256, Width = 256, Steps = 50, GuidanceScale = 9.0 });
@@ -170,17 +163,9 @@ public static class EndToEndBench
         using (ParameterFactory.Scope(CUDA, ScalarType.BFloat16, initialize: true))
         {
             vae = new AutoencoderKLCogVideoX(ConfigFile.Load<AutoencoderKLCogVideoXConfig>(ModelPresets.PathOf(ModelPresets.CogVideoX2bVae)));
-            text = new T5EncoderModel(new T5Config
-            {
-                VocabSize = 32128, DModel = 4096, DKv = 64, DFf = 10240, NumLayers = 24, NumHeads = 64,
-                FeedForwardProj = "gated-gelu", RelativeAttentionNumBuckets = 32, RelativeAttentionMaxDistance = 128,
-            });
+            text = new T5EncoderModel(ConfigFile.Load<T5Config>(ModelPresets.PathOf(ModelPresets.T5XxlEncoder)));
         }
-        var scheduler = DdimScheduler.Create(new CogVideoXDdimSchedulerConfig
-        {
-            PredictionType = "v_prediction", RescaleBetasZeroSnr = true, TimestepSpacing = "trailing", SetAlphaToOne = true,
-            ClipSample = false, SnrShiftScale = 3.0,
-        });
+        var scheduler = DdimScheduler.FromPretrained(ModelPresets.PathOf(ModelPresets.CogVideoX2bScheduler));
         var encoder = new HashedIdsPromptEncoder(226, 32128, ids => text.forward(ids), text);
         var pipeline = VideoPipeline.Assemble("cogvideox-2b-random", encoder, new CogVideoXVae(vae), transformer, scheduler,
             new PipelineDefaults { Frames = 17, Height = 480, Width = 480, Steps = 50, GuidanceScale = 6.0 });

@@ -25,6 +25,18 @@ public static class ModelPresets
     /// <summary>CogVideoX-2b's VAE (THUDM/CogVideoX-2b; 5b's differs only in scaling_factor 0.7).</summary>
     public const string CogVideoX2bVae = "cogvideox2b_vae_config.json";
 
+    /// <summary>ModelScope's scheduler (damo-vilab/text-to-video-ms-1.7b, <c>scheduler/</c>: DDIM, scaled_linear, ε).</summary>
+    public const string ModelScopeScheduler = "modelscope_scheduler_config.json";
+
+    /// <summary>CogVideoX-2b's scheduler (CogVideoXDDIMScheduler: v-prediction, zero terminal SNR, SNR shift 3).</summary>
+    public const string CogVideoX2bScheduler = "cogvideox2b_scheduler_config.json";
+
+    /// <summary>The OpenCLIP ViT-H text tower ModelScope ships as its <c>text_encoder/</c> (transformers CLIPTextModel, 23 layers).</summary>
+    public const string OpenClipHText = "openclip_h_text_config.json";
+
+    /// <summary>The T5 v1.1 XXL encoder (google/t5-v1_1-xxl), Latte's and CogVideoX's <c>text_encoder/</c>.</summary>
+    public const string T5XxlEncoder = "t5_v1_1_xxl_encoder_config.json";
+
     /// <summary>The folder holding the preset files.</summary>
     public static string Folder => Path.Combine(AppContext.BaseDirectory, "presets");
 

@@ -102,4 +102,15 @@ public sealed class SchedulerConfigTests : IDisposable
         Assert.IsType<CogVideoXDdimScheduler>(back);
         Assert.Equal(new CogVideoXDdimScheduler(config).AlphasCumprod, back.AlphasCumprod);
     }
+
+    [Fact]
+    public void PresetSchedulersAreTheRealModelsOnes()
+    {
+        var modelscope = DdimScheduler.FromPretrained(Presets.ModelPresets.PathOf(Presets.ModelPresets.ModelScopeScheduler), warn: w => Assert.Fail(w));
+        Assert.Equal(("epsilon", "leading", 1, false), (modelscope.Config.PredictionType, modelscope.Config.TimestepSpacing,
+            modelscope.Config.StepsOffset, modelscope.Config.SetAlphaToOne));
+        var cog = DdimScheduler.FromPretrained(Presets.ModelPresets.PathOf(Presets.ModelPresets.CogVideoX2bScheduler), warn: w => Assert.Fail(w));
+        var config = Assert.IsType<CogVideoXDdimSchedulerConfig>(cog.Config);
+        Assert.Equal(("v_prediction", "trailing", true, 3.0), (config.PredictionType, config.TimestepSpacing, config.RescaleBetasZeroSnr, config.SnrShiftScale));
+    }
 }

@@ -1,4 +1,6 @@
+using MotionTune.IO;
 using MotionTune.Models.Layers;
+using MotionTune.Presets;
 using MotionTune.Models.TextEncoders;
 using MotionTune.Runtime;
 using Xunit.Abstractions;
@@ -22,11 +24,8 @@ public sealed class ShapeSnapshotTests(ITestOutputHelper output)
     [Fact]
     public void OpenClipHTextEncoderOfModelScope()
     {
-        var config = new CLIPTextConfig
-        {
-            VocabSize = 49408, HiddenSize = 1024, IntermediateSize = 4096, NumAttentionHeads = 16, NumHiddenLayers = 23,
-            MaxPositionEmbeddings = 77, HiddenAct = "gelu", ProjectionDim = 1024,
-        };
+        var config = ConfigFile.Load<CLIPTextConfig>(ModelPresets.PathOf(ModelPresets.OpenClipHText), warn: w => Assert.Fail(w));
+        Assert.Equal((1024, 23, "gelu"), (config.HiddenSize, config.NumHiddenLayers, config.HiddenAct));
         using var model = Build(() => new CLIPTextModel(config));
         Assert.Equal(340_387_840, ShapeSnapshot.Verify(model, "openclip_h_text_modelscope", output));
     }
@@ -41,11 +40,7 @@ public sealed class ShapeSnapshotTests(ITestOutputHelper output)
     [Fact]
     public void T5V11XxlEncoder()
     {
-        var config = new T5Config
-        {
-            VocabSize = 32128, DModel = 4096, DKv = 64, DFf = 10240, NumLayers = 24, NumHeads = 64,
-            FeedForwardProj = "gated-gelu", RelativeAttentionNumBuckets = 32, RelativeAttentionMaxDistance = 128,
-        };
+        var config = ConfigFile.Load<T5Config>(ModelPresets.PathOf(ModelPresets.T5XxlEncoder), warn: w => Assert.Fail(w));
         using var model = Build(() => new T5EncoderModel(config));
         Assert.Equal(4_762_310_656, ShapeSnapshot.Verify(model, "t5_v1_1_xxl_encoder", output));
     }
