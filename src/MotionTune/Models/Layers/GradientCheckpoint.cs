@@ -50,6 +50,21 @@ public static class GradientCheckpoint
 
     private sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>
     {
+        // TorchSharp hands backward a fresh managed handle for the output gradient and copies the returned gradients
+        // once backward returns, but disposes neither: left to the GC, every checkpointed block's two (B·F, N, D)
+        // gradients stayed allocated on the GPU across training steps, so checkpointing raised the peak instead of
+        // lowering it (full-size Latte: 28.6 GB without, 49.8 GB with). The output gradient is disposed when backward is
+        // done with it; the returned gradients, already copied by then, at the next checkpoint call.
+        private static readonly List<Tensor> Returned = [];
+
+        private static void DisposeReturned()
+        {
+            lock (Returned)
+            {
+                foreach (var t in Returned) t.Dispose();
+                Returned.Clear();
+            }
+        }
 
         public override string Name => "MotionTuneCheckpoint";
 
@@ -59,6 +74,7 @@ public static class GradientCheckpoint
             var block = (Func<Tensor?[], Tensor>)vars[1];
             int count = (int)vars[2];
             var tensors = vars.Skip(3).Cast<Tensor>().ToList();
+            DisposeReturned();
             // Aliases (same storage) that the backward pass disposes: the context itself lives until the GC collects
             // it, and would otherwise keep every block's inputs alive across training steps.
             var saved = tensors.Select(t => t.detach().requires_grad_(t.requires_grad).DetachFromDisposeScope()).ToList();
@@ -72,6 +88,7 @@ public static class GradientCheckpoint
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
+            DisposeReturned();
             // The recomputed activations are temporaries: without a scope they would hold GPU memory until the GC ran.
             using var scope = NewDisposeScope();
             var block = (Func<Tensor?[], Tensor>)ctx.get_data("block");
@@ -83,6 +100,7 @@ public static class GradientCheckpoint
             foreach (var t in saved) t.Dispose();
             ctx.save_data("inputs", new List<Tensor>());
             ctx.save_data("block", null!);
+            using (gradOutput)
             using (rng)
             using (rng.Replay())
             using (enable_grad())
@@ -92,7 +110,8 @@ public static class GradientCheckpoint
             }
             // One gradient per argument of apply: none for the three bookkeeping arguments.
             var grads = new List<Tensor> { null!, null!, null! };
-            grads.AddRange(detached.Select(t => t.requires_grad ? (t.grad ?? zeros_like(t)).MoveToOuterDisposeScope() : null!));
+            grads.AddRange(detached.Select(t => t.requires_grad ? (t.grad ?? zeros_like(t)).DetachFromDisposeScope() : null!));
+            lock (Returned) Returned.AddRange(grads.Where(g => g is not null));
             return grads;
         }
 
