@@ -22,6 +22,11 @@ public sealed record PipelineDefaults
     public int Steps { get; init; } = 50;
     /// <summary>Classifier-free guidance scale.</summary>
     public double GuidanceScale { get; init; } = 7.5;
+    /// <summary>
+    /// The boundary τ a probe of this model recommends for customization, where the folder records one
+    /// (<c>"_motiontune_defaults": {"recommended_tau": ...}</c>); null otherwise.
+    /// </summary>
+    public int? RecommendedTau { get; init; }
 }
 
 /// <summary>Options of one generation; unset values take the pipeline's <see cref="PipelineDefaults"/>.</summary>
@@ -186,7 +191,8 @@ public sealed class VideoPipeline : IDisposable
     }
 
     /// <summary>
-    /// Optional <c>"_motiontune_defaults"</c> in model_index.json (frames, height, width, steps, guidance_scale) for
+    /// Optional <c>"_motiontune_defaults"</c> in model_index.json (frames, height, width, steps, guidance_scale,
+    /// recommended_tau) for
     /// models whose diffusers pipeline has no such defaults (the bundled pixel-space models).
     /// </summary>
     private static PipelineDefaults ReadDefaultOverrides(string indexPath, PipelineDefaults defaults)
@@ -199,6 +205,7 @@ public sealed class VideoPipeline : IDisposable
         {
             Frames = Int("frames", defaults.Frames), Height = Int("height", defaults.Height), Width = Int("width", defaults.Width),
             Steps = Int("steps", defaults.Steps), GuidanceScale = Double("guidance_scale", defaults.GuidanceScale),
+            RecommendedTau = o.TryGetProperty("recommended_tau", out var tau) ? tau.GetInt32() : defaults.RecommendedTau,
         };
     }
 

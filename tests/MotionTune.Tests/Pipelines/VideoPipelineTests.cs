@@ -77,4 +77,33 @@ public sealed class VideoPipelineTests : IDisposable
         Assert.Contains("unet", e.Message);
         Assert.Throws<FileNotFoundException>(() => VideoPipeline.FromPretrained(Path.Combine(_dir, "nowhere"), CPU));
     }
+
+    [Fact]
+    public void ReadsTheRecordedDefaultsOfAModelFolder()
+    {
+        var folder = Path.Combine(_dir, "recorded");
+        CopyFolder(MotionTune.Demo.BundledModels.Resolve("shapesworld-cogvideox"), folder);
+        var index = Path.Combine(folder, "model_index.json");
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(index))!;
+        node["_motiontune_defaults"]!["recommended_tau"] = 600;
+        node["_motiontune_defaults"]!["steps"] = 7;
+        File.WriteAllText(index, node.ToJsonString());
+        using var pipeline = VideoPipeline.FromPretrained(folder, CPU, ScalarType.Float32);
+        Assert.Equal((600, 7, 24), (pipeline.Defaults.RecommendedTau, pipeline.Defaults.Steps, pipeline.Defaults.Height));
+
+        node["_motiontune_defaults"]!.AsObject().Remove("recommended_tau");
+        File.WriteAllText(index, node.ToJsonString());
+        using var without = VideoPipeline.FromPretrained(folder, CPU, ScalarType.Float32);
+        Assert.Null(without.Defaults.RecommendedTau);
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
 }
