@@ -23,12 +23,13 @@ public static class DemoCommand
         var probeInterval = new Option<int>("--probe-interval") { Description = "Probe grid interval (the paper uses 100).", DefaultValueFactory = _ => 250 };
         var probeSteps = new Option<int>("--probe-steps") { Description = "Sampling steps of the probe.", DefaultValueFactory = _ => 12 };
         var tau = new Option<int?>("--tau") { Description = "Boundary timestep to customize at (default: the model's recommended one)." };
-        var seed = new Option<int>("--seed") { Description = "Seed of the task and the samples.", DefaultValueFactory = _ => 0 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the task and the first sample.", DefaultValueFactory = _ => 0 };
+        var seeds = new Option<int>("--seeds") { Description = "Samples per edit prompt (seeds --seed, --seed + 1, ...).", DefaultValueFactory = _ => 2 };
         var quick = new Option<bool>("--quick") { Description = "A shortened run (few steps) that checks everything works." };
         var command = new Command("demo",
             "Run the method end to end on a bundled ShapesWorld model on the CPU: reference clip with a custom motion, probe, " +
             "customization at the recommended tau and at tau = 0, edited videos, exact metrics, GIFs and an HTML report.")
-        { output, model, motion, steps, lr, samplingSteps, probeInterval, probeSteps, tau, seed, quick };
+        { output, model, motion, steps, lr, samplingSteps, probeInterval, probeSteps, tau, seed, seeds, quick };
         command.SetAction(parse =>
         {
             try
@@ -47,9 +48,10 @@ public static class DemoCommand
                     ProbeSteps = isQuick ? 4 : parse.GetValue(probeSteps),
                     Tau = parse.GetValue(tau),
                     Seed = parse.GetValue(seed),
+                    Seeds = isQuick ? 1 : parse.GetValue(seeds),
                 };
-                if (options.TrainingSteps <= 0 || options.SamplingSteps <= 0 || options.ProbeSteps <= 0)
-                    throw new ArgumentException("--steps, --sampling-steps and --probe-steps must be positive.");
+                if (options.TrainingSteps <= 0 || options.SamplingSteps <= 0 || options.ProbeSteps <= 0 || options.Seeds <= 0)
+                    throw new ArgumentException("--steps, --sampling-steps, --probe-steps and --seeds must be positive.");
                 if (options.Tau is int t && (t < 0 || t > 999))
                     throw new ArgumentException($"--tau {t}: must lie in [0, 999] (training draws t from [tau, 1000)).");
                 if (options.ProbeInterval <= 0 || 1000 % options.ProbeInterval != 0)

@@ -35,12 +35,14 @@ public sealed record DemoOptions
     public int ProbeSteps { get; init; } = 12;
     /// <summary>The boundary τ to customize at; default: the model's recommended one (its folder's, else this run's probe's).</summary>
     public int? Tau { get; init; }
-    /// <summary>Seed of the task and of the samples.</summary>
+    /// <summary>Seed of the task and of the first sample.</summary>
     public int Seed { get; init; }
+    /// <summary>Samples per edit prompt (seeds Seed, Seed + 1, ...): one seed says little about a method.</summary>
+    public int Seeds { get; init; } = 2;
 }
 
 /// <summary>One generated video of the demo and its exact metrics.</summary>
-public sealed record DemoSample(string Label, string Prompt, int Tau, string Gif, IReadOnlyDictionary<string, double> Metrics);
+public sealed record DemoSample(string Label, string Prompt, int Tau, long Seed, string Gif, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>Everything the demo wrote.</summary>
 public sealed record DemoResult(string Report, string ReferenceGif, IReadOnlyList<DemoSample> Samples, int Tau, ProbeReportFiles Probe, TimeSpan Elapsed);
@@ -114,18 +116,20 @@ public static class Demo
             log($"customized at tau = {boundary}: {options.TrainingSteps} steps in {training.Elapsed.TotalSeconds:F0} s, " +
                 $"loss {trained.Result.Losses.Take(10).Average():F3} -> {trained.Result.Losses.TakeLast(10).Average():F3}");
             foreach (var kind in edits)
-            {
-                var prompt = task.Prompt(kind);
-                using var video = pipeline.Generate(prompt, new GenerationOptions { Steps = options.SamplingSteps, Seed = options.Seed },
-                    customization, boundary);
-                var label = $"{kind}, tau {boundary}";
-                var gif = WriteGif(output, $"{kind}_tau{boundary}", video);
-                var metrics = scorer.Score(task.Name, prompt, video, reference);
-                samples.Add(new DemoSample(label, prompt, boundary, gif, metrics));
-                log($"  {label}: \"{prompt}\" colour {Metric(metrics, "alignment_colour", "P0")}, background {Metric(metrics, "alignment_background", "P0")}, " +
-                    $"shape {Metric(metrics, "alignment_shape", "P0")}, leakage {Metric(metrics, "leakage", "P0")}, " +
-                    $"motion (displacement cosine) {Metric(metrics, "displacement_cosine", "F2")}");
-            }
+                for (int s = 0; s < options.Seeds; s++)
+                {
+                    var prompt = task.Prompt(kind);
+                    long seed = options.Seed + s;
+                    using var video = pipeline.Generate(prompt, new GenerationOptions { Steps = options.SamplingSteps, Seed = seed },
+                        customization, boundary);
+                    var label = $"{kind}, tau {boundary}, seed {seed}";
+                    var gif = WriteGif(output, $"{kind}_tau{boundary}_seed{seed}", video);
+                    var metrics = scorer.Score(task.Name, prompt, video, reference);
+                    samples.Add(new DemoSample(label, prompt, boundary, seed, gif, metrics));
+                    log($"  {label}: \"{prompt}\" colour {Metric(metrics, "alignment_colour", "P0")}, background {Metric(metrics, "alignment_background", "P0")}, " +
+                        $"shape {Metric(metrics, "alignment_shape", "P0")}, leakage {Metric(metrics, "leakage", "P0")}, " +
+                        $"motion (displacement cosine) {Metric(metrics, "displacement_cosine", "F2")}");
+                }
         }
 
         var report = Path.Combine(output, "report.html");
@@ -162,12 +166,12 @@ public static class Demo
             .Append($"A rank-4 temporal LoRA was trained on this one clip only at t &ge; &tau; = {tau} ({E(tauSource)}; the paper's method) and, as the ")
             .Append("baseline, at all timesteps (&tau; = 0); each then generated edited videos, with the LoRA applied only where it was trained.</p>")
             .Append($"<figure><img src=\"{E(referenceGif)}\" width=\"192\"><figcaption>reference</figcaption></figure>")
-            .Append("<h2>Generated videos</h2><table><tr><th>video</th><th>prompt</th><th>&tau;</th><th>colour</th><th>background</th><th>shape</th>")
+            .Append("<h2>Generated videos</h2><table><tr><th>video</th><th>prompt</th><th>&tau;, seed</th><th>colour</th><th>background</th><th>shape</th>")
             .Append("<th>leakage</th><th>motion: displacement cosine</th><th>motion: trajectory distance</th><th>flow similarity</th></tr>");
         foreach (var s in samples)
         {
             string M(string key, string format) => Metric(s.Metrics, key, format);
-            html.Append($"<tr><td><img src=\"{Rel(s.Gif)}\" width=\"96\"></td><td>{E(s.Prompt)}</td><td>{s.Tau}</td>")
+            html.Append($"<tr><td><img src=\"{Rel(s.Gif)}\" width=\"96\"></td><td>{E(s.Prompt)}</td><td>{s.Tau}, {s.Seed}</td>")
                 .Append($"<td>{M("alignment_colour", "P0")}</td><td>{M("alignment_background", "P0")}</td><td>{M("alignment_shape", "P0")}</td><td>{M("leakage", "P0")}</td><td>{M("displacement_cosine", "F2")}</td>")
                 .Append($"<td>{M("trajectory_distance", "F3")}</td><td>{M("shapes_flow_similarity", "F2")}</td></tr>");
         }
