@@ -25,11 +25,20 @@ public static class GradientCheckpoint
     public static Tensor Run(Func<Tensor?[], Tensor> block, params Tensor?[] inputs)
     {
         if (!is_grad_enabled()) return block(inputs);
-        inputs = WithGradientPath(inputs);
-        var present = inputs.Select((t, i) => (t, i)).Where(p => p.t is not null).ToArray();
+        var withPath = WithGradientPath(inputs);
+        var present = withPath.Select((t, i) => (t, i)).Where(p => p.t is not null).ToArray();
         var positions = present.Select(p => p.i).ToArray();
         var tensors = present.Select(p => p.t!).ToList();
-        return CheckpointFunction.apply([positions, block, inputs.Length, .. tensors]);
+        try
+        {
+            return CheckpointFunction.apply([positions, block, withPath.Length, .. tensors]);
+        }
+        finally
+        {
+            // The gradient-recording copy made here: the graph keeps what it needs of it.
+            for (int i = 0; i < inputs.Length; i++)
+                if (!ReferenceEquals(withPath[i], inputs[i])) withPath[i]?.Dispose();
+        }
     }
 
     /// <summary>
@@ -50,20 +59,26 @@ public static class GradientCheckpoint
 
     private sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>
     {
-        // TorchSharp hands backward a fresh managed handle for the output gradient and copies the returned gradients
-        // once backward returns, but disposes neither: left to the GC, every checkpointed block's two (B·F, N, D)
-        // gradients stayed allocated on the GPU across training steps, so checkpointing raised the peak instead of
-        // lowering it (full-size Latte: 28.6 GB without, 49.8 GB with). The output gradient is disposed when backward is
-        // done with it; the returned gradients, already copied by then, at the next checkpoint call.
-        private static readonly List<Tensor> Returned = [];
+        // TorchSharp's custom-function bridge disposes none of the managed handles it passes through: the output our
+        // forward returns (it wraps a new handle around it), the output gradient it hands backward, the gradients backward
+        // returns (it copies them). Left to the GC, every checkpointed block's activation-size tensors stayed allocated on
+        // the GPU across training steps (backward runs on a device thread with no dispose scope), so checkpointing raised
+        // the peak instead of lowering it (full-size Latte: 28.6 GB without, 49.8 GB with). The output gradient is disposed
+        // when backward is done with it; the others, no longer used by the bridge by then, at the next checkpoint call.
+        private static readonly List<Tensor> Pending = [];
 
-        private static void DisposeReturned()
+        private static void DisposePending()
         {
-            lock (Returned)
+            lock (Pending)
             {
-                foreach (var t in Returned) t.Dispose();
-                Returned.Clear();
+                foreach (var t in Pending) t.Dispose();
+                Pending.Clear();
             }
+        }
+
+        private static void DisposeLater(IEnumerable<Tensor> tensors)
+        {
+            lock (Pending) Pending.AddRange(tensors);
         }
 
         public override string Name => "MotionTuneCheckpoint";
@@ -74,7 +89,7 @@ public static class GradientCheckpoint
             var block = (Func<Tensor?[], Tensor>)vars[1];
             int count = (int)vars[2];
             var tensors = vars.Skip(3).Cast<Tensor>().ToList();
-            DisposeReturned();
+            DisposePending();
             // Aliases (same storage) that the backward pass disposes: the context itself lives until the GC collects
             // it, and would otherwise keep every block's inputs alive across training steps.
             var saved = tensors.Select(t => t.detach().requires_grad_(t.requires_grad).DetachFromDisposeScope()).ToList();
@@ -83,12 +98,15 @@ public static class GradientCheckpoint
             ctx.save_data("count", count);
             ctx.save_data("inputs", saved);
             ctx.save_data("rng", RandomState.Capture(tensors));
-            using (no_grad()) return block(Arrange(tensors, positions, count));
+            Tensor output;
+            using (no_grad()) output = block(Arrange(tensors, positions, count));
+            DisposeLater([output]);
+            return output;
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            DisposeReturned();
+            DisposePending();
             // The recomputed activations are temporaries: without a scope they would hold GPU memory until the GC ran.
             using var scope = NewDisposeScope();
             var block = (Func<Tensor?[], Tensor>)ctx.get_data("block");
@@ -111,7 +129,7 @@ public static class GradientCheckpoint
             // One gradient per argument of apply: none for the three bookkeeping arguments.
             var grads = new List<Tensor> { null!, null!, null! };
             grads.AddRange(detached.Select(t => t.requires_grad ? (t.grad ?? zeros_like(t)).DetachFromDisposeScope() : null!));
-            lock (Returned) Returned.AddRange(grads.Where(g => g is not null));
+            DisposeLater(grads.Where(g => g is not null));
             return grads;
         }
 
