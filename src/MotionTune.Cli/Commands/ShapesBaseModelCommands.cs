@@ -32,8 +32,11 @@ public static partial class ShapesCommand
         var pool = new Option<int?>("--pool") { Description = "Clips in the training pool (default 16384 on a GPU, 256 on the CPU)." };
         var guidance = new Option<string>("--guidance") { Description = "Guidance scales to choose the default from, comma-separated.", DefaultValueFactory = _ => "3,5,7.5" };
         var logEvery = new Option<int>("--log-every") { Description = "Steps between progress lines.", DefaultValueFactory = _ => 100 };
-        var command = new Command("train", "Train a bundled ShapesWorld base model from scratch and write it as a diffusers-layout folder with a model card.")
-            { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, overwrite };
+        var warmup = new Option<int>("--warmup") { Description = "Linear warm-up steps of the learning rate.", DefaultValueFactory = _ => 250 };
+        var initFrom = new Option<string?>("--init-from") { Description = "Continue from this base-model folder of the same architecture (its weights; fresh optimizer and warm-up)." };
+        var noiseOffset = new Option<double>("--noise-offset") { Description = "Offset noise: std of a per-clip, per-channel constant added to the training noise (0: none).", DefaultValueFactory = _ => 0 };
+        var command = new Command("train", "Train a bundled ShapesWorld base model (from scratch, or on from a folder) and write it as a diffusers-layout folder with a model card.")
+            { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, warmup, initFrom, noiseOffset, overwrite };
         command.SetAction(parse => Guarded(() =>
         {
             GlobalOptions.InitializeRuntime(parse);
@@ -58,6 +61,9 @@ public static partial class ShapesCommand
                 PoolClips = parse.GetValue(pool),
                 GuidanceCandidates = scales,
                 LogEvery = parse.GetValue(logEvery),
+                WarmupSteps = parse.GetValue(warmup),
+                InitFrom = parse.GetValue(initFrom),
+                NoiseOffset = parse.GetValue(noiseOffset),
                 Overwrite = parse.GetValue(overwrite),
                 Command = "motiontune " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
             };

@@ -48,11 +48,22 @@ public static class BaseModelCard
         Line($"|---|---|");
         Line($"| command | `{options.Command ?? "(library call)"}` |");
         Line($"| device | {device}, {dtype} compute with float32 master weights |");
-        Line($"| steps | {result.Steps:N0} at batch {options.Batch} |");
-        Line($"| wall time | {result.TrainingSeconds / 60:F1} min training, {result.TotalSeconds / 60:F1} min in all (rendering and evaluation included) |");
+        if (result.Prior.Runs > 0)
+        {
+            Line($"| continued from | a folder of the same spec trained for {result.Prior.Steps:N0} steps ({result.Prior.Clips:N0} clips) in {result.Prior.Minutes:F1} min over {result.Prior.Runs} run(s); its weights started this run, with a fresh optimizer, EMA and warm-up |");
+            Line($"| steps | {result.Steps:N0} at batch {options.Batch} in this run; {result.Record.Steps:N0} in all ({result.Record.Clips:N0} clips) |");
+            Line($"| wall time | {result.TrainingSeconds / 60:F1} min training in this run ({result.TotalSeconds / 60:F1} min with rendering and evaluation); {result.Record.Minutes:F1} min of training in all |");
+        }
+        else
+        {
+            Line($"| steps | {result.Steps:N0} at batch {options.Batch} |");
+            Line($"| wall time | {result.TrainingSeconds / 60:F1} min training, {result.TotalSeconds / 60:F1} min in all (rendering and evaluation included) |");
+        }
         Line($"| loss | {result.FinalLoss:F4} (MSE to the {spec.Scheduler.PredictionType} target, mean of the last logging window) |");
         Line($"| optimizer | AdamW, peak lr {peakLr:0.###e+0}, {options.WarmupSteps} warm-up steps then cosine to a tenth, weight decay {options.WeightDecay}, gradient norm clipped at {options.MaxGradNorm} |");
         Line($"| conditioning | {options.CaptionDropout * 100:0}% of captions replaced by the empty caption (for classifier-free guidance) |");
+        if (options.NoiseOffset > 0)
+            Line($"| noise | offset noise: a per-clip, per-channel constant of standard deviation {options.NoiseOffset} added to the training noise |");
         Line($"| EMA | {(options.EmaDecay > 0 ? $"decay {options.EmaDecay}" : "none")}; kept: {result.Weights} weights |");
         Line($"| seed | {options.Seed} |");
         Line($"");

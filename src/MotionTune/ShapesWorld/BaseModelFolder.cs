@@ -25,7 +25,7 @@ public static class BaseModelFolder
     /// are stored in <paramref name="storage"/> (fp16 by default), shards at most <paramref name="maxShardBytes"/>.
     /// </summary>
     public static void Write(string folder, BaseModelSpec spec, nn.Module denoiser, CLIPTextModel textEncoder, PipelineDefaults defaults,
-        ScalarType storage = ScalarType.Float16, long maxShardBytes = MaxShardBytes)
+        TrainingRecord? training = null, ScalarType storage = ScalarType.Float16, long maxShardBytes = MaxShardBytes)
     {
         Directory.CreateDirectory(folder);
         var index = new JsonObject
@@ -37,6 +37,7 @@ public static class BaseModelFolder
                 ["frames"] = defaults.Frames, ["height"] = defaults.Height, ["width"] = defaults.Width,
                 ["steps"] = defaults.Steps, ["guidance_scale"] = defaults.GuidanceScale,
             },
+            ["_motiontune_training"] = training?.ToJson(),
             ["scheduler"] = new JsonArray("diffusers", spec.Scheduler.ClassName),
             ["text_encoder"] = new JsonArray("transformers", "CLIPTextModel"),
             ["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer"),
@@ -81,6 +82,36 @@ public static class BaseModelFolder
         return node;
     }
 
+    /// <summary>
+    /// Loads a base-model folder's denoiser and text-encoder weights into freshly built modules of
+    /// <paramref name="spec"/>, for continued training, and returns the training the folder records. The folder's
+    /// configs (denoiser, text encoder, scheduler) must be the spec's: continuing under another schedule or shape would
+    /// silently train a different model.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">No such folder.</exception>
+    /// <exception cref="InvalidDataException">The folder is not a base model of this spec.</exception>
+    public static TrainingRecord LoadForContinuation(string folder, BaseModelSpec spec, nn.Module denoiser, CLIPTextModel textEncoder)
+    {
+        var root = Path.GetFullPath(folder);
+        if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"--init-from: no folder {root}.");
+        void Same(string relative, JsonObject expected)
+        {
+            var path = Path.Combine(root, relative);
+            if (!File.Exists(path)) throw new InvalidDataException($"--init-from: {path} is missing; {root} is not a {BaseModels.Name(spec.Architecture)} base-model folder.");
+            var actual = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path} is empty.");
+            foreach (var (key, value) in expected)
+                if (!JsonNode.DeepEquals(actual[key], value))
+                    throw new InvalidDataException($"--init-from: {path} has {key} = {actual[key]?.ToJsonString() ?? "(none)"}, this model's spec has " +
+                        $"{value?.ToJsonString() ?? "(none)"}; only a folder trained from the same spec can be continued.");
+        }
+        Same(Path.Combine(spec.DenoiserComponent, "config.json"), ConfigJson(spec.DenoiserConfig, spec.DenoiserClass));
+        Same(Path.Combine("text_encoder", "config.json"), ConfigJson(spec.TextConfig, null));
+        Same(Path.Combine("scheduler", "scheduler_config.json"), ConfigJson(spec.Scheduler, spec.Scheduler.ClassName));
+        StateDictLoader.LoadFolder(denoiser, Path.Combine(root, spec.DenoiserComponent));
+        StateDictLoader.LoadFolder(textEncoder, Path.Combine(root, "text_encoder"), Pretrained.ClipLoadOptions);
+        return TrainingRecord.Read(root);
+    }
+
     /// <summary>Total bytes of a folder's files (what the repository stores).</summary>
     public static long SizeOnDisk(string folder) =>
         Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
@@ -92,5 +123,40 @@ public static class BaseModelFolder
             .Select(p => KeyValuePair.Create(p.Key, p.Value.detach().to(p.Value.is_floating_point() ? storage : p.Value.dtype).cpu()))
             .ToList();
         ShardedSafeTensors.Save(folder, stem, tensors, maxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+}
+
+/// <summary>
+/// How much training a base-model folder has had, over all runs that built it (<c>"_motiontune_training"</c> in
+/// model_index.json): optimizer steps, clips drawn, minutes of the training loop, and runs.
+/// </summary>
+public sealed record TrainingRecord(long Steps, long Clips, double Minutes, int Runs)
+{
+    /// <summary>No training.</summary>
+    public static TrainingRecord None { get; } = new(0, 0, 0, 0);
+
+    /// <summary>This record followed by a run of <paramref name="steps"/> steps at <paramref name="batch"/> clips over <paramref name="minutes"/>.</summary>
+    public TrainingRecord Then(long steps, int batch, double minutes) => new(Steps + steps, Clips + steps * batch, Minutes + minutes, Runs + 1);
+
+    /// <summary>The JSON object written to model_index.json.</summary>
+    public JsonObject ToJson() => new() { ["steps"] = Steps, ["clips"] = Clips, ["minutes"] = Math.Round(Minutes, 2), ["runs"] = Runs };
+
+    /// <summary>
+    /// A folder's record; a folder without one counts as untrained here (the card of a folder written before records
+    /// existed still names its training).
+    /// </summary>
+    public static TrainingRecord Read(string folder)
+    {
+        var path = Path.Combine(folder, "model_index.json");
+        var index = JsonNode.Parse(File.ReadAllText(path))?.AsObject();
+        if (index?["_motiontune_training"] is not JsonObject o) return None;
+        try
+        {
+            return new TrainingRecord((long)o["steps"]!, (long)o["clips"]!, (double)o["minutes"]!, (int)o["runs"]!);
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{path}: \"_motiontune_training\" needs numbers steps, clips, minutes and runs ({e.Message}).");
+        }
     }
 }

@@ -63,6 +63,19 @@ public sealed record BaseTrainingOptions
     public int LogEvery { get; init; } = 100;
     /// <summary>Replace an existing output folder.</summary>
     public bool Overwrite { get; init; }
+    /// <summary>
+    /// A base-model folder of the same architecture and spec to continue from: its weights start the run (the optimizer
+    /// and EMA start fresh, with a new warm-up), and its recorded training adds to this run's in the card and
+    /// <c>model_index.json</c>. Null: train from scratch.
+    /// </summary>
+    public string? InitFrom { get; init; }
+    /// <summary>
+    /// Standard deviation of a per-clip, per-channel constant added to the training noise ("offset noise"). An ε model
+    /// with a non-zero terminal SNR can read a clip's mean colour from x_T during training, so at sampling time, from
+    /// zero-mean noise, it draws every solid background near mid-gray; the offset hides that mean and makes the caption
+    /// decide it. 0: plain noise.
+    /// </summary>
+    public double NoiseOffset { get; init; }
     /// <summary>The command line, for the model card.</summary>
     public string? Command { get; init; }
 }
@@ -77,8 +90,11 @@ public sealed record BaseTrainingOptions
 /// <param name="Candidates">The end-of-training evaluations that chose the weights and guidance scale.</param>
 /// <param name="Evaluation">The evaluation of the written folder (another seed than the candidates').</param>
 /// <param name="SizeBytes">Bytes of the written folder.</param>
+/// <param name="Prior">The training of the folder this run continued (<see cref="TrainingRecord.None"/> from scratch).</param>
+/// <param name="Record">All training of the written folder: <paramref name="Prior"/> and this run.</param>
 public sealed record BaseTrainingResult(string Folder, int Steps, double TrainingSeconds, double TotalSeconds, double FinalLoss, string Weights,
-    IReadOnlyList<(string Weights, BaseEvaluation Evaluation)> Candidates, BaseEvaluation Evaluation, long SizeBytes);
+    IReadOnlyList<(string Weights, BaseEvaluation Evaluation)> Candidates, BaseEvaluation Evaluation, long SizeBytes,
+    TrainingRecord Prior, TrainingRecord Record);
 
 /// <summary>
 /// Trains a bundled ShapesWorld base model from scratch: denoiser and CLIP text encoder together, with the plain
@@ -139,7 +155,13 @@ public static class BaseModelTraining
             denoiser = spec.CreateDenoiser();
             text = new CLIPTextModel(spec.TextConfig);
         }
-        ZeroOutputLayer(denoiser);
+        TrainingRecord prior = TrainingRecord.None;
+        if (options.InitFrom is { } from)
+        {
+            prior = BaseModelFolder.LoadForContinuation(from, spec, denoiser, text);
+            log($"continuing from {Path.GetFullPath(from)} (trained {prior.Steps:N0} steps, {prior.Minutes:F1} min)");
+        }
+        else ZeroOutputLayer(denoiser);
         denoiser.train();
         text.train();
         var working = denoiser.parameters().Concat(text.parameters()).ToList();
@@ -189,6 +211,7 @@ public static class BaseModelTraining
                 var (x0, ids, mask) = clips.Batch(indices);
                 var t = randint(0, scheduler.AlphasCumprod.Count, [batch], ScalarType.Int64, device);
                 var noise = randn_like(x0);
+                if (options.NoiseOffset > 0) noise.add_(randn([batch, x0.shape[1], 1, 1, 1], device: device).mul_(options.NoiseOffset));
                 var a = alphas.index_select(0, t).view(-1, 1, 1, 1, 1);
                 var (sqrtAlpha, sqrtSigma) = (a.sqrt(), (1 - a).sqrt());
                 var noisy = sqrtAlpha * x0 + sqrtSigma * noise;
@@ -259,6 +282,7 @@ public static class BaseModelTraining
             log(string.Create(CultureInfo.InvariantCulture, $"step {step} loss {finalLoss:F4}"));
         }
         double trainingSeconds = trainClock.Elapsed.TotalSeconds;
+        var record = prior.Then(step, options.Batch, trainingSeconds / 60);
         log($"trained {step} steps in {trainingSeconds / 60:F1} min ({step / Math.Max(trainingSeconds, 1e-9):F1} steps/s), {clips.ItemsRendered} distinct clips seen");
 
         // Choose weights and guidance on held-out captions (seed + 1), then write and evaluate the folder (seed + 2).
@@ -281,12 +305,12 @@ public static class BaseModelTraining
         {
             denoiser.eval();
             text.eval();
-            BaseModelFolder.Write(staging, spec with { Defaults = defaults }, denoiser, text, defaults);
+            BaseModelFolder.Write(staging, spec with { Defaults = defaults }, denoiser, text, defaults, record);
             using (var pipeline = VideoPipeline.FromPretrained(staging, device, dtype))
                 final = BaseModelEvaluation.Evaluate(SamplingModel.Of(pipeline), new BaseEvaluationOptions { Samples = options.EvalSamples, Seed = options.Seed + 2, Steps = options.EvalSteps });
             log($"written folder, evaluated on {final.Accuracy.Clips} new held-out captions: {final.Summary()}");
             var result = new BaseTrainingResult(output, step, trainingSeconds, total.Elapsed.TotalSeconds, finalLoss, best.Weights, candidates, final,
-                BaseModelFolder.SizeOnDisk(staging));
+                BaseModelFolder.SizeOnDisk(staging), prior, record);
             File.WriteAllText(Path.Combine(staging, "evaluation.json"), final.ToJson(BaseModels.Name(options.Architecture)));
             File.WriteAllText(Path.Combine(staging, "README.md"), BaseModelCard.Write(spec with { Defaults = defaults }, options, result,
                 denoiserParameters, textParameters, DeviceDescription(device), peakLr, dtype, poolSize, clips.ItemsRendered));
@@ -295,7 +319,8 @@ public static class BaseModelTraining
         log($"wrote {output} ({size / 1048576.0:F1} MiB) in {total.Elapsed.TotalMinutes:F1} min in all");
         denoiser.Dispose();
         text.Dispose();
-        return new BaseTrainingResult(output, step, trainingSeconds, total.Elapsed.TotalSeconds, finalLoss, best.Weights, candidates, final, size);
+        return new BaseTrainingResult(output, step, trainingSeconds, total.Elapsed.TotalSeconds, finalLoss, best.Weights, candidates, final, size,
+            prior, record);
     }
 
     /// <summary>
@@ -394,6 +419,9 @@ public static class BaseModelTraining
         if (o.GuidanceCandidates.Count == 0) problems.Add("give at least one guidance scale to try");
         if (o.PoolClips is < 1) problems.Add($"the pool needs at least one clip, got {o.PoolClips}");
         if (o.RefreshEvery < 1 || o.LogEvery < 1) problems.Add("refresh and log intervals must be positive");
+        if (o.WarmupSteps < 0) problems.Add($"warm-up steps must not be negative, got {o.WarmupSteps}");
+        if (o.NoiseOffset is < 0 or >= 1) problems.Add($"noise offset must be in [0, 1), got {o.NoiseOffset}");
+        if (o.InitFrom is { } from && !Directory.Exists(from)) problems.Add($"--init-from: no folder {Path.GetFullPath(from)}");
         if (problems.Count > 0) throw new ArgumentException($"Base-model training: {string.Join("; ", problems)}.");
     }
 }

@@ -222,6 +222,52 @@ public sealed class BaseModelTests : IDisposable
     }
 
     [Fact]
+    public void TrainingContinuesFromAFolderOfTheSameSpecAndAddsUpItsRecord()
+    {
+        var first = Path.Combine(_dir, "first");
+        BaseTrainingOptions Options(string output) => new()
+        {
+            Architecture = Architecture.CogVideoX, Output = output, Steps = 2, Batch = 2, Device = CPU, PoolClips = 4,
+            EvalSamples = 1, EvalSteps = 2, GuidanceCandidates = [3.0], EmaDecay = 0,
+        };
+        BaseModelTraining.Run(Options(first), _ => { });
+        Assert.Equal(new TrainingRecord(2, 4, TrainingRecord.Read(first).Minutes, 1), TrainingRecord.Read(first));
+
+        // With a zero learning rate the continued folder's weights are exactly the first folder's: the run started from them.
+        var second = Path.Combine(_dir, "second");
+        var lines = new List<string>();
+        var result = BaseModelTraining.Run(Options(second) with { InitFrom = first, LearningRate = 1e-30, NoiseOffset = 0.1, Steps = 3 }, lines.Add);
+        Assert.Contains(lines, l => l.StartsWith("continuing from ", StringComparison.Ordinal));
+        Assert.Equal(2, result.Prior.Steps);
+        Assert.Equal(5, result.Record.Steps);
+        Assert.Equal(10, result.Record.Clips);
+        Assert.Equal(2, result.Record.Runs);
+        Assert.Equal(result.Record.Steps, TrainingRecord.Read(second).Steps);
+        using (var a = WeightSource.FromFolder(Path.Combine(first, "transformer")))
+        using (var b = WeightSource.FromFolder(Path.Combine(second, "transformer")))
+            foreach (var name in new[] { "proj_out.weight", "transformer_blocks.0.attn1.to_q.weight" })
+            {
+                using var x = a.Read(name);
+                using var y = b.Read(name);
+                Assert.True(x.equal(y).all().item<bool>(), name);
+            }
+        var card = File.ReadAllText(Path.Combine(second, "README.md"));
+        Assert.Contains("| continued from | a folder of the same spec trained for 2 steps", card);
+        Assert.Contains("5 in all", card);
+        Assert.Contains("offset noise", card);
+
+        // Another architecture's folder, or a missing one, is refused before anything is written.
+        var latte = BaseModels.Latte();
+        var (denoiser, text) = Build(latte);
+        using (denoiser) using (text) BaseModelFolder.Write(Path.Combine(_dir, "latte"), latte, denoiser, text, latte.Defaults);
+        var error = Assert.Throws<InvalidDataException>(() => BaseModelTraining.Run(Options(Path.Combine(_dir, "third")) with { InitFrom = Path.Combine(_dir, "latte") }, _ => { }));
+        Assert.Contains("transformer", error.Message);
+        Assert.Throws<ArgumentException>(() => BaseModelTraining.Run(Options(Path.Combine(_dir, "third")) with { InitFrom = Path.Combine(_dir, "nowhere") }, _ => { }));
+        Assert.Throws<ArgumentException>(() => BaseModelTraining.Run(Options(Path.Combine(_dir, "third")) with { NoiseOffset = -1 }, _ => { }));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "third")));
+    }
+
+    [Fact]
     public void EvaluateBaseReportsFailedGatesOfAnUntrainedModel()
     {
         var spec = BaseModels.Latte();
