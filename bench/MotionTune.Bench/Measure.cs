@@ -19,15 +19,21 @@ public static class Measure
     {
         for (int i = 0; i < warmup; i++) { action(); Sync(device); }
         var times = new double[runs];
+        var collections = new int[runs];
+        var pauses = new double[runs];
         for (int i = 0; i < runs; i++)
         {
             Sync(device);
+            int gen0 = GC.CollectionCount(0);
+            var paused = GC.GetTotalPauseDuration();
             var watch = Stopwatch.StartNew();
             action();
             Sync(device);
             times[i] = watch.Elapsed.TotalMilliseconds;
+            collections[i] = GC.CollectionCount(0) - gen0;
+            pauses[i] = (GC.GetTotalPauseDuration() - paused).TotalMilliseconds;
         }
-        return new Timing(times);
+        return new Timing(times) { GcCollections = collections, GcPauseMs = pauses };
     }
 
     /// <summary>
@@ -66,6 +72,16 @@ public static class Measure
 /// <summary>Run times in milliseconds.</summary>
 public sealed record Timing(double[] Milliseconds)
 {
+    /// <summary>Garbage collections (any generation counts as gen 0) that happened during each run.</summary>
+    public int[] GcCollections { get; init; } = [];
+
+    /// <summary>Milliseconds the .NET runtime was paused for garbage collection during each run.</summary>
+    public double[] GcPauseMs { get; init; } = [];
+
+    /// <summary>Each run as <c>ms (collections/pause ms)</c>, to see whether slow runs are the ones the GC paused.</summary>
+    public string Describe() => string.Join(" ", Milliseconds.Select((ms, i) =>
+        i < GcCollections.Length ? $"{ms:F0}({GcCollections[i]}/{GcPauseMs[i]:F0})" : $"{ms:F0}"));
+
     /// <summary>The median.</summary>
     public double Median
     {
