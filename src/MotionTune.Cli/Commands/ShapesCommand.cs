@@ -190,6 +190,7 @@ public static partial class ShapesCommand
         var output = new Option<string>("--out") { Description = "Output folder (results.jsonl; a rerun skips finished samples).", Required = true };
         var taus = new Option<string>("--taus") { Description = "Comma-separated tau values (1000: base model, 0: all timesteps).", DefaultValueFactory = _ => "1000,900,800,700,600,500,0" };
         var ablationTau = new Option<int>("--ablation-tau") { Description = "Tau of the targets and rank ablations (-1: none).", DefaultValueFactory = _ => 700 };
+        var ablations = new Option<string>("--ablations") { Description = "Ablations at --ablation-tau, comma-separated: r4 (the reference), vo, r8, r16, full.", DefaultValueFactory = _ => "r4,vo,r8,r16,full" };
         var tasks = new Option<int>("--tasks") { Description = "Tasks (one per shipped custom motion).", DefaultValueFactory = _ => 8 };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per edit prompt.", DefaultValueFactory = _ => 2 };
         var steps = new Option<int>("--steps") { Description = "Customization steps.", DefaultValueFactory = _ => 150 };
@@ -200,7 +201,7 @@ public static partial class ShapesCommand
         var command = new Command("sweep",
             "The paper's tau sweep and target/rank ablations on a ShapesWorld model, in memory (no video files): exact metrics to a " +
             "JSONL for 'motiontune eval summarize'.")
-        { model, output, taus, ablationTau, tasks, seeds, steps, lr, fullLr, sampleSteps, device };
+        { model, output, taus, ablationTau, ablations, tasks, seeds, steps, lr, fullLr, sampleSteps, device };
         command.SetAction(parse => Guarded(() =>
         {
             GlobalOptions.InitializeRuntime(parse);
@@ -212,6 +213,7 @@ public static partial class ShapesCommand
             {
                 Model = parse.GetValue(model)!, Output = parse.GetValue(output)!, Taus = tauList,
                 AblationTau = ablation < 0 ? null : ablation, Tasks = parse.GetValue(tasks), Seeds = parse.GetValue(seeds),
+                Ablations = parse.GetValue(ablations)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 Steps = parse.GetValue(steps), LearningRate = parse.GetValue(lr), FullLearningRate = parse.GetValue(fullLr),
                 SampleSteps = parse.GetValue(sampleSteps), Device = TorchRuntime.ParseDevice(parse.GetValue(device)),
             };

@@ -22,6 +22,8 @@ public sealed record ShapesSweepOptions
     public IReadOnlyList<int> Taus { get; init; } = [1000, 900, 800, 700, 600, 500, 0];
     /// <summary>τ of the ablations (targets and rank, the paper's Tables 4 and 5); null: no ablations.</summary>
     public int? AblationTau { get; init; } = 700;
+    /// <summary>Which ablations run at <see cref="AblationTau"/>: any of <see cref="ShapesSweep.AblationNames"/> (default: all).</summary>
+    public IReadOnlyList<string> Ablations { get; init; } = ShapesSweep.AblationNames;
     /// <summary>Number of tasks (one per shipped custom motion, in name order).</summary>
     public int Tasks { get; init; } = 8;
     /// <summary>Seeds per edit prompt (two or more also give motion diversity).</summary>
@@ -51,9 +53,21 @@ public sealed record ShapesSweepOptions
 /// </summary>
 public static class ShapesSweep
 {
+    /// <summary>
+    /// The ablations at the ablation τ: the rank-4 q, k, v, out LoRA they are read against (<c>r4</c>; run here only when
+    /// the τ list does not already hold the ablation τ), LoRA on v and out only (<c>vo</c>), ranks 8 and 16 (<c>r8</c>,
+    /// <c>r16</c>) and the full-parameter variant (<c>full</c>).
+    /// </summary>
+    public static IReadOnlyList<string> AblationNames { get; } = ["r4", "vo", "r8", "r16", "full"];
+
     /// <summary>The sweep's settings: every τ with the default LoRA, then the ablations at <see cref="ShapesSweepOptions.AblationTau"/>.</summary>
+    /// <exception cref="ArgumentException">An unknown ablation name.</exception>
     public static IReadOnlyList<SweepVariant> Variants(ShapesSweepOptions options)
     {
+        var unknown = options.Ablations.Except(AblationNames).ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"Unknown ablation(s) {string.Join(", ", unknown)} (known: {string.Join(", ", AblationNames)}).");
+        bool Wants(string name) => options.Ablations.Contains(name);
         CustomizationOptions Lora(int tau) => new()
         {
             Tau = tau, Steps = options.Steps, LearningRate = options.LearningRate, CheckpointEvery = 0,
@@ -61,11 +75,11 @@ public static class ShapesSweep
         var variants = options.Taus.Select(tau => new SweepVariant("qkvo r4", tau, tau >= 1000 ? null : Lora(tau))).ToList();
         if (options.AblationTau is int at)
         {
-            variants.Add(new SweepVariant("vo r4", at, Lora(at) with { Targets = "temporal-vo" }));
+            if (Wants("vo")) variants.Add(new SweepVariant("vo r4", at, Lora(at) with { Targets = "temporal-vo" }));
             foreach (var rank in new[] { 8, 16 })
-                variants.Add(new SweepVariant($"qkvo r{rank}", at, Lora(at) with { Rank = rank, Alpha = rank }));
-            variants.Add(new SweepVariant("qkvo full", at, Lora(at) with { Full = true, LearningRate = options.FullLearningRate }));
-            if (!options.Taus.Contains(at)) variants.Add(new SweepVariant("qkvo r4", at, Lora(at)));
+                if (Wants($"r{rank}")) variants.Add(new SweepVariant($"qkvo r{rank}", at, Lora(at) with { Rank = rank, Alpha = rank }));
+            if (Wants("full")) variants.Add(new SweepVariant("qkvo full", at, Lora(at) with { Full = true, LearningRate = options.FullLearningRate }));
+            if (Wants("r4") && !options.Taus.Contains(at)) variants.Add(new SweepVariant("qkvo r4", at, Lora(at)));
         }
         return variants;
     }

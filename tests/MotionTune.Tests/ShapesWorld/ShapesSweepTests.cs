@@ -29,6 +29,13 @@ public sealed class ShapesSweepTests : IDisposable
         Assert.Equal("temporal-vo", variants[3].Customization!.Targets);
         Assert.Equal(16, variants[5].Customization!.Rank);
         Assert.True(variants[6].Customization!.Full);
+
+        // A subset of the ablations, to split them over processes: the rank-4 reference only where asked for.
+        var some = ShapesSweep.Variants(new ShapesSweepOptions { Model = "m", Output = "o", Taus = [], AblationTau = 700, Ablations = ["full"] });
+        Assert.Equal(["qkvo full@700"], some.Select(v => $"{v.Name}@{v.Tau}"));
+        some = ShapesSweep.Variants(new ShapesSweepOptions { Model = "m", Output = "o", Taus = [], AblationTau = 700, Ablations = ["r4", "vo"] });
+        Assert.Equal(["vo r4@700", "qkvo r4@700"], some.Select(v => $"{v.Name}@{v.Tau}"));
+        Assert.Throws<ArgumentException>(() => ShapesSweep.Variants(new ShapesSweepOptions { Model = "m", Output = "o", Ablations = ["r32"] }));
     }
 
     [Fact]
