@@ -35,8 +35,9 @@ public static partial class ShapesCommand
         var warmup = new Option<int>("--warmup") { Description = "Linear warm-up steps of the learning rate.", DefaultValueFactory = _ => 250 };
         var initFrom = new Option<string?>("--init-from") { Description = "Continue from this base-model folder of the same architecture (its weights; fresh optimizer and warm-up)." };
         var noiseOffset = new Option<double>("--noise-offset") { Description = "Offset noise: std of a per-clip, per-channel constant added to the training noise (0: none).", DefaultValueFactory = _ => 0 };
+        var weighting = new Option<string>("--loss-weighting") { Description = "uniform (plain MSE to the model's target) or epsilon (v errors weighted by alpha-bar: the epsilon loss).", DefaultValueFactory = _ => "uniform" };
         var command = new Command("train", "Train a bundled ShapesWorld base model (from scratch, or on from a folder) and write it as a diffusers-layout folder with a model card.")
-            { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, warmup, initFrom, noiseOffset, overwrite };
+            { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, warmup, initFrom, noiseOffset, weighting, overwrite };
         command.SetAction(parse => Guarded(() =>
         {
             GlobalOptions.InitializeRuntime(parse);
@@ -64,6 +65,12 @@ public static partial class ShapesCommand
                 WarmupSteps = parse.GetValue(warmup),
                 InitFrom = parse.GetValue(initFrom),
                 NoiseOffset = parse.GetValue(noiseOffset),
+                LossWeighting = parse.GetValue(weighting) switch
+                {
+                    "uniform" => LossWeighting.Uniform,
+                    "epsilon" => LossWeighting.Epsilon,
+                    var other => throw new ArgumentException($"--loss-weighting: '{other}' is not uniform or epsilon."),
+                },
                 Overwrite = parse.GetValue(overwrite),
                 Command = "motiontune " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
             };

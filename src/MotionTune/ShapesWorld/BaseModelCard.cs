@@ -62,6 +62,8 @@ public static class BaseModelCard
         Line($"| loss | {result.FinalLoss:F4} (MSE to the {spec.Scheduler.PredictionType} target, mean of the last logging window) |");
         Line($"| optimizer | AdamW, peak lr {peakLr:0.###e+0}, {options.WarmupSteps} warm-up steps then cosine to a tenth, weight decay {options.WeightDecay}, gradient norm clipped at {options.MaxGradNorm} |");
         Line($"| conditioning | {options.CaptionDropout * 100:0}% of captions replaced by the empty caption (for classifier-free guidance) |");
+        if (options.LossWeighting == LossWeighting.Epsilon && spec.Scheduler.PredictionType == "v_prediction")
+            Line($"| loss weighting | v errors weighted by ᾱ_t (the ε-prediction loss) |");
         if (options.NoiseOffset > 0)
             Line($"| noise | offset noise: a per-clip, per-channel constant of standard deviation {options.NoiseOffset} added to the training noise |");
         Line($"| EMA | {(options.EmaDecay > 0 ? $"decay {options.EmaDecay}" : "none")}; kept: {result.Weights} weights |");

@@ -41,6 +41,8 @@ public sealed record BaseTrainingOptions
     public double EmaDecay { get; init; } = 0.999;
     /// <summary><c>bf16</c> (working weights and activations in bfloat16, float32 master weights), <c>fp32</c>, or <c>auto</c> (bf16 on a GPU).</summary>
     public string Precision { get; init; } = "auto";
+    /// <summary>How the per-timestep losses are weighted (see <see cref="ShapesWorld.LossWeighting"/>).</summary>
+    public LossWeighting LossWeighting { get; init; } = LossWeighting.Uniform;
     /// <summary>Where to train (default: the best available device).</summary>
     public Device? Device { get; init; }
     /// <summary>Seed of the weights, the data and the noise.</summary>
@@ -78,6 +80,18 @@ public sealed record BaseTrainingOptions
     public double NoiseOffset { get; init; }
     /// <summary>The command line, for the model card.</summary>
     public string? Command { get; init; }
+}
+
+/// <summary>How a base model's training weights its per-timestep losses.</summary>
+public enum LossWeighting
+{
+    /// <summary>Plain MSE to the scheduler's prediction target.</summary>
+    Uniform,
+    /// <summary>
+    /// For a v-prediction model, the v errors weighted by ᾱ_t, which is the ε-prediction loss of the same model: less
+    /// weight on the noisiest timesteps (coarse layout), more on the least noisy ones (fine detail). Plain MSE for ε models.
+    /// </summary>
+    Epsilon,
 }
 
 /// <summary>What a training run did and what it wrote.</summary>
@@ -229,7 +243,10 @@ public static class BaseModelTraining
                 // The denoiser keeps the caption's own mask on dropped rows, as the Latte rules give the negative prompt the conditional mask.
                 var condition = new TextCondition(hidden, rules.MaskToDenoiser ? mask : null);
                 var prediction = model.Predict(noisy.to(dtype), t, condition);
-                var loss = F.mse_loss(prediction.to(ScalarType.Float32), target);
+                var loss = options.LossWeighting == LossWeighting.Epsilon && scheduler.PredictionType == PredictionType.VPrediction
+                    // ε̂ − ε = √ᾱ (v̂ − v), so ᾱ-weighted v errors are the ε-loss.
+                    ? (prediction.to(ScalarType.Float32) - target).square().mul(a).mean()
+                    : F.mse_loss(prediction.to(ScalarType.Float32), target);
                 loss.backward();
 
                 // A step whose gradient is not finite (a bf16 overflow) becomes a zero gradient instead of corrupting the

@@ -236,7 +236,8 @@ public sealed class BaseModelTests : IDisposable
         // With a zero learning rate the continued folder's weights are exactly the first folder's: the run started from them.
         var second = Path.Combine(_dir, "second");
         var lines = new List<string>();
-        var result = BaseModelTraining.Run(Options(second) with { InitFrom = first, LearningRate = 1e-30, NoiseOffset = 0.1, Steps = 3 }, lines.Add);
+        var result = BaseModelTraining.Run(Options(second) with { InitFrom = first, LearningRate = 1e-30, NoiseOffset = 0.1, LossWeighting = LossWeighting.Epsilon, Steps = 3 }, lines.Add);
+        Assert.True(double.IsFinite(result.FinalLoss) && result.FinalLoss > 0);
         Assert.Contains(lines, l => l.StartsWith("continuing from ", StringComparison.Ordinal));
         Assert.Equal(2, result.Prior.Steps);
         Assert.Equal(5, result.Record.Steps);
@@ -255,6 +256,7 @@ public sealed class BaseModelTests : IDisposable
         Assert.Contains("| continued from | a folder of the same spec trained for 2 steps", card);
         Assert.Contains("5 in all", card);
         Assert.Contains("offset noise", card);
+        Assert.Contains("the ε-prediction loss", card);
 
         // Another architecture's folder, or a missing one, is refused before anything is written.
         var latte = BaseModels.Latte();
