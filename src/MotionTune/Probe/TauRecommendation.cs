@@ -20,7 +20,9 @@ public sealed record TradeOffPoint(
 /// τ = τ_start where both are finite. Min-max normalise each over the row to [0, 1]:
 /// Ĉ = (C − min C) / (max C − min C), F̂ = (F − min F) / (max F − min F). Recommend the τ maximising Ĉ · F̂;
 /// among equal scores (within 1e-9) the larger τ, which trains the LoRA on fewer timesteps (less room for
-/// appearance to leak in).
+/// appearance to leak in). The top of the grid (the largest τ_start, c′ at every step) sets the normalisation but is
+/// not a candidate: a customization applied at t ≥ T is applied at no step. Where it would have won (editing at every
+/// step kept the motion at least as well as any window: no trade-off), the note says so.
 /// </para>
 /// <para>
 /// <b>Why this rule.</b> (1) It is the balanced point of the trade-off: Ĉ · F̂ is the area of the rectangle spanned under
@@ -47,8 +49,8 @@ public sealed record TauRecommendation(int? Tau, string Rule, IReadOnlyList<Trad
     /// <summary>The rule in one sentence.</summary>
     public const string RuleText =
         "On the tau_end = 0 row, min-max normalise the mean CLIP-score change and the mean flow similarity over tau_start " +
-        "to [0, 1] and pick the tau_start maximising their product (ties: the larger tau_start); the balanced point of " +
-        "the edit-vs-motion trade-off, invariant to the metrics' scales.";
+        "to [0, 1] and pick the tau_start below the top of the grid maximising their product (ties: the larger tau_start); " +
+        "the balanced point of the edit-vs-motion trade-off, invariant to the metrics' scales.";
 
     private const double TieTolerance = 1e-9;
 
@@ -69,8 +71,14 @@ public sealed record TauRecommendation(int? Tau, string Rule, IReadOnlyList<Trad
         var flow = Normalize(points.Select(p => p.FlowSimilarity).ToArray(), "flow similarity", notes);
         var scored = points.Select((p, i) => new TradeOffPoint(p.TauStart, p.ClipScoreChange, p.FlowSimilarity, clip[i], flow[i], clip[i] * flow[i])).ToArray();
 
-        double best = scored.Max(p => p.Score);
-        int tau = scored.Where(p => p.Score >= best - TieTolerance).Max(p => p.TauStart);
+        var top = scored[^1];
+        var candidates = scored[..^1];
+        double best = candidates.Max(p => p.Score);
+        int tau = candidates.Where(p => p.Score >= best - TieTolerance).Max(p => p.TauStart);
+        if (top.Score > best + TieTolerance)
+            notes.Add($"tau_start = {top.TauStart} (the edit at every step) scored highest ({top.Score:F3} against {best:F3}): editing at every " +
+                "step kept the motion as well as any window, so this model shows no edit-vs-motion trade-off along tau_start; " +
+                $"{tau}, the best boundary that still leaves the customization some steps, is recommended.");
         return new(tau, RuleText, scored, notes.Count > 0 ? string.Join(" ", notes) : null);
     }
 

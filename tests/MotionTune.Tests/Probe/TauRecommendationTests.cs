@@ -53,11 +53,25 @@ public sealed class TauRecommendationTests
     }
 
     [Fact]
-    public void AFlatFlowCurveRecommendsTheMostEditing()
+    public void AFlatFlowCurveRecommendsTheMostEditingBelowTheTop()
     {
+        // The top of the grid (c′ at every step) would win, but a τ of 1000 applies the customization nowhere.
         var r = Rule(t => Math.Log(t), _ => 0.9);
-        Assert.Equal(1000, r.Tau);
+        Assert.Equal(900, r.Tau);
         Assert.Contains("flow similarity is flat", r.Note);
+        Assert.Contains("no edit-vs-motion trade-off", r.Note);
+        Assert.Equal(1000, r.Curve[^1].TauStart); // still on the curve, and in the normalisation
+    }
+
+    [Fact]
+    public void ACurveWhoseBestPointIsTheTopSaysThereIsNoTradeOff()
+    {
+        // Editing saturates at 700; motion is noisy but best at the top: the probe of a model whose prompt does not set motion.
+        var r = Rule(t => Math.Min(t, 700), t => t == 1000 ? 0.70 : t == 900 ? 0.697 : 0.64 + 0.01 * (t % 300) / 100);
+        Assert.Equal(900, r.Tau);
+        Assert.Contains("tau_start = 1000 (the edit at every step) scored highest", r.Note);
+        var typical = Rule(t => t / 100.0, t => t <= 700 ? 1 : 1 - (t - 700) / 300.0);
+        Assert.Null(typical.Note);
     }
 
     [Fact]
