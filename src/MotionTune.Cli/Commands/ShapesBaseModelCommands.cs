@@ -36,8 +36,9 @@ public static partial class ShapesCommand
         var initFrom = new Option<string?>("--init-from") { Description = "Continue from this base-model folder of the same architecture (its weights; fresh optimizer and warm-up)." };
         var noiseOffset = new Option<double>("--noise-offset") { Description = "Offset noise: std of a per-clip, per-channel constant added to the training noise (0: none).", DefaultValueFactory = _ => 0 };
         var weighting = new Option<string>("--loss-weighting") { Description = "uniform (plain MSE to the model's target) or epsilon (v errors weighted by alpha-bar: the epsilon loss).", DefaultValueFactory = _ => "uniform" };
+        var set = new Option<string[]>("--set") { Description = "Replace a denoiser config key, KEY=VALUE as in config.json (e.g. patch_size=1); repeatable.", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a bundled ShapesWorld base model (from scratch, or on from a folder) and write it as a diffusers-layout folder with a model card.")
-            { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, warmup, initFrom, noiseOffset, weighting, overwrite };
+            { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, warmup, initFrom, noiseOffset, weighting, set, overwrite };
         command.SetAction(parse => Guarded(() =>
         {
             GlobalOptions.InitializeRuntime(parse);
@@ -71,6 +72,9 @@ public static partial class ShapesCommand
                     "epsilon" => LossWeighting.Epsilon,
                     var other => throw new ArgumentException($"--loss-weighting: '{other}' is not uniform or epsilon."),
                 },
+                DenoiserSettings = (parse.GetValue(set) ?? []).Select(kv => kv.Split('=', 2) is [var k, var v] && k.Length > 0
+                        ? KeyValuePair.Create(k.Trim(), v.Trim()) : throw new ArgumentException($"--set: '{kv}' is not KEY=VALUE."))
+                    .ToDictionary(kv => kv.Key, kv => kv.Value),
                 Overwrite = parse.GetValue(overwrite),
                 Command = "motiontune " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
             };

@@ -54,6 +54,48 @@ public sealed record BaseModelSpec
         _ => throw new NotSupportedException($"{denoiser.GetType().Name} is not a video denoiser."),
     };
 
+    /// <summary>
+    /// This spec with denoiser config keys replaced, as in <c>config.json</c> (snake_case keys, JSON values:
+    /// <c>patch_size=1</c>, <c>num_layers=8</c>), for training a variant of a bundled model. The result must still build.
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown key, a value of the wrong type, or a config the model rejects.</exception>
+    public BaseModelSpec WithDenoiserSettings(IReadOnlyDictionary<string, string> settings)
+    {
+        if (settings.Count == 0) return this;
+        var node = BaseModelFolder.ConfigJson(DenoiserConfig, null);
+        foreach (var (key, text) in settings)
+        {
+            if (!node.ContainsKey(key) && !DenoiserConfig.GetType().GetProperties()
+                    .Any(p => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name) == key && p.SetMethod is { IsPublic: true }))
+                throw new ArgumentException($"--set: {DenoiserClass} has no config key '{key}'.");
+            System.Text.Json.Nodes.JsonNode? value;
+            try { value = System.Text.Json.Nodes.JsonNode.Parse(text); }
+            catch (System.Text.Json.JsonException) { value = System.Text.Json.Nodes.JsonValue.Create(text); } // a bare string
+            node[key] = value;
+        }
+        ModelConfig config;
+        try
+        {
+            config = (ModelConfig)(System.Text.Json.JsonSerializer.Deserialize(node.ToJsonString(), DenoiserConfig.GetType(), ConfigFile.JsonOptions)
+                ?? throw new ArgumentException("--set: empty config."));
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ArgumentException($"--set: {string.Join(", ", settings.Select(kv => $"{kv.Key}={kv.Value}"))} does not fit {DenoiserClass}'s config: {e.Message}", e);
+        }
+        var variant = this with { DenoiserConfig = config };
+        try
+        {
+            using var _ = ParameterFactory.Scope(META);
+            using var probe = variant.CreateDenoiser();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            throw new ArgumentException($"--set: {DenoiserClass} cannot be built with {string.Join(", ", settings.Select(kv => $"{kv.Key}={kv.Value}"))}: {e.Message}", e);
+        }
+        return variant;
+    }
+
     /// <summary>How the full-size model's pipeline encodes prompts (applied to the small CLIP encoder).</summary>
     public PromptEncodingRules PromptRules => PromptEncodingRules.For(Architecture);
 }

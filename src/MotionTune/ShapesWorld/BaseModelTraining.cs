@@ -41,6 +41,8 @@ public sealed record BaseTrainingOptions
     public double EmaDecay { get; init; } = 0.999;
     /// <summary><c>bf16</c> (working weights and activations in bfloat16, float32 master weights), <c>fp32</c>, or <c>auto</c> (bf16 on a GPU).</summary>
     public string Precision { get; init; } = "auto";
+    /// <summary>Denoiser config keys to replace (<see cref="BaseModelSpec.WithDenoiserSettings"/>), for training a variant of the bundled spec.</summary>
+    public IReadOnlyDictionary<string, string> DenoiserSettings { get; init; } = new Dictionary<string, string>();
     /// <summary>How the per-timestep losses are weighted (see <see cref="ShapesWorld.LossWeighting"/>).</summary>
     public LossWeighting LossWeighting { get; init; } = LossWeighting.Uniform;
     /// <summary>Where to train (default: the best available device).</summary>
@@ -144,7 +146,7 @@ public static class BaseModelTraining
             "fp32" => ScalarType.Float32,
             var other => throw new ArgumentException($"Precision '{other}' is not bf16, fp32 or auto."),
         };
-        var spec = BaseModels.Spec(options.Architecture);
+        var spec = BaseModels.Spec(options.Architecture).WithDenoiserSettings(options.DenoiserSettings);
         double peakLr = options.LearningRate ?? (options.Architecture == Architecture.ModelScope ? 5e-4 : 3e-4);
         double budgetSeconds = options.Steps is null ? (options.Minutes ?? 8) * 60 : double.PositiveInfinity;
         var rules = spec.PromptRules;

@@ -270,6 +270,29 @@ public sealed class BaseModelTests : IDisposable
     }
 
     [Fact]
+    public void DenoiserSettingsMakeAVariantOfTheSpecAndBadOnesAreRefused()
+    {
+        var latte = BaseModels.Latte();
+        var variant = latte.WithDenoiserSettings(new Dictionary<string, string> { ["patch_size"] = "1", ["num_layers"] = "2" });
+        var config = Assert.IsType<LatteTransformer3DConfig>(variant.DenoiserConfig);
+        Assert.Equal(1, config.PatchSize);
+        Assert.Equal(2, config.NumLayers);
+        Assert.Equal(2, ((LatteTransformer3DConfig)latte.DenoiserConfig).PatchSize); // the bundled spec is untouched
+        Assert.Equal(((LatteTransformer3DConfig)latte.DenoiserConfig).CaptionChannels, config.CaptionChannels);
+        Assert.Same(latte, latte.WithDenoiserSettings(new Dictionary<string, string>()));
+
+        Assert.Contains("no config key 'patch'", Assert.Throws<ArgumentException>(() =>
+            latte.WithDenoiserSettings(new Dictionary<string, string> { ["patch"] = "1" })).Message);
+        Assert.Contains("does not fit", Assert.Throws<ArgumentException>(() =>
+            latte.WithDenoiserSettings(new Dictionary<string, string> { ["num_layers"] = "many" })).Message);
+
+        var root = new RootCommand { GlobalOptions.LibTorch };
+        root.Subcommands.Add(ShapesCommand.Create());
+        Assert.Equal(1, root.Parse(["shapes", "train", "--arch", "latte", "--out", Path.Combine(_dir, "v"), "--steps", "1", "--set", "patch_size", "--device", "cpu"]).Invoke());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "v")));
+    }
+
+    [Fact]
     public void EvaluateBaseReportsFailedGatesOfAnUntrainedModel()
     {
         var spec = BaseModels.Latte();
