@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using MotionTune.Customization;
 using MotionTune.IO;
 using MotionTune.Models.Layers;
@@ -65,21 +67,22 @@ public sealed record BaseModelSpec
         var node = BaseModelFolder.ConfigJson(DenoiserConfig, null);
         foreach (var (key, text) in settings)
         {
+            // Keys the config omits because they are null (optional settings) are settable too.
             if (!node.ContainsKey(key) && !DenoiserConfig.GetType().GetProperties()
-                    .Any(p => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name) == key && p.SetMethod is { IsPublic: true }))
+                    .Any(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name) == key && p.SetMethod is { IsPublic: true }))
                 throw new ArgumentException($"--set: {DenoiserClass} has no config key '{key}'.");
-            System.Text.Json.Nodes.JsonNode? value;
-            try { value = System.Text.Json.Nodes.JsonNode.Parse(text); }
-            catch (System.Text.Json.JsonException) { value = System.Text.Json.Nodes.JsonValue.Create(text); } // a bare string
+            JsonNode? value;
+            try { value = JsonNode.Parse(text); }
+            catch (JsonException) { value = JsonValue.Create(text); } // a bare word is a string
             node[key] = value;
         }
         ModelConfig config;
         try
         {
-            config = (ModelConfig)(System.Text.Json.JsonSerializer.Deserialize(node.ToJsonString(), DenoiserConfig.GetType(), ConfigFile.JsonOptions)
+            config = (ModelConfig)(JsonSerializer.Deserialize(node.ToJsonString(), DenoiserConfig.GetType(), ConfigFile.JsonOptions)
                 ?? throw new ArgumentException("--set: empty config."));
         }
-        catch (System.Text.Json.JsonException e)
+        catch (JsonException e)
         {
             throw new ArgumentException($"--set: {string.Join(", ", settings.Select(kv => $"{kv.Key}={kv.Value}"))} does not fit {DenoiserClass}'s config: {e.Message}", e);
         }
