@@ -48,6 +48,8 @@ public static class BaseModelCard
         Line($"|---|---|");
         Line($"| command | `{options.Command ?? "(library call)"}` |");
         Line($"| device | {device}, {dtype} compute with float32 master weights |");
+        if (options.InitFrom is not null && result.Prior.Runs == 0)
+            Line($"| continued from | a folder whose training is not recorded (no `_motiontune_training` in its model_index.json); the figures below count this run only |");
         if (result.Prior.Runs > 0)
         {
             Line($"| continued from | a folder of the same spec trained for {result.Prior.Steps:N0} steps ({result.Prior.Clips:N0} clips) in {result.Prior.Minutes:F1} min over {result.Prior.Runs} run(s); its weights started this run, with a fresh optimizer, EMA and warm-up |");

@@ -175,7 +175,9 @@ public static class BaseModelTraining
         if (options.InitFrom is { } from)
         {
             prior = BaseModelFolder.LoadForContinuation(from, spec, denoiser, text);
-            log($"continuing from {Path.GetFullPath(from)} (trained {prior.Steps:N0} steps, {prior.Minutes:F1} min)");
+            log(prior.Runs > 0
+                ? $"continuing from {Path.GetFullPath(from)} (trained {prior.Steps:N0} steps, {prior.Minutes:F1} min)"
+                : $"continuing from {Path.GetFullPath(from)} (its training is not recorded; the new folder's record counts this run only)");
         }
         else ZeroOutputLayer(denoiser);
         denoiser.train();

@@ -258,6 +258,16 @@ public sealed class BaseModelTests : IDisposable
         Assert.Contains("offset noise", card);
         Assert.Contains("the ε-prediction loss", card);
 
+        // A folder without a record (written before records existed) continues too, and the card says its training is unknown.
+        var unrecorded = Path.Combine(_dir, "unrecorded");
+        var spec = BaseModels.CogVideoX();
+        var (d0, t0) = Build(spec);
+        using (d0) using (t0) BaseModelFolder.Write(unrecorded, spec, d0, t0, spec.Defaults);
+        Assert.Equal(TrainingRecord.None, TrainingRecord.Read(unrecorded));
+        var fromUnrecorded = BaseModelTraining.Run(Options(Path.Combine(_dir, "fourth")) with { InitFrom = unrecorded, Steps = 1 }, _ => { });
+        Assert.Equal(1, fromUnrecorded.Record.Runs);
+        Assert.Contains("a folder whose training is not recorded", File.ReadAllText(Path.Combine(_dir, "fourth", "README.md")));
+
         // Another architecture's folder, or a missing one, is refused before anything is written.
         var latte = BaseModels.Latte();
         var (denoiser, text) = Build(latte);
