@@ -22,7 +22,8 @@ public static class GemmBench
             ("Latte ff down", 32768, 4608, 1152), ("CogVideoX qkv (fused)", 9452, 1920, 5760), ("CogVideoX ff up", 9452, 1920, 7680),
             ("CogVideoX ff down", 9452, 7680, 1920), ("ModelScope 32x32 qkv", 32768, 320, 960), ("square 8192", 8192, 8192, 8192),
         };
-        var table = new Table().AddColumns("shape", "M x K x N", "linear+bias", "TFLOP/s", "linear", "TFLOP/s", "mm (W^T contiguous)", "TFLOP/s");
+        var table = new Table().AddColumns("shape", "M x K x N", "linear+bias", "TFLOP/s", "linear", "TFLOP/s", "mm (W^T contiguous)", "TFLOP/s",
+            "+bias, 3-D input", "+bias, 4-D input", "+bias, strided 3-D input");
         foreach (var (name, m, k, n) in shapes)
         {
             using var scope = NewDisposeScope();
@@ -34,8 +35,16 @@ public static class GemmBench
             var withBias = Measure.Time(device, () => F.linear(x, w, b).Dispose(), 3, 20).Median;
             var noBias = Measure.Time(device, () => F.linear(x, w).Dispose(), 3, 20).Median;
             var mm = Measure.Time(device, () => x.mm(wt).Dispose(), 3, 20).Median;
+            // The layouts the models hand to F.linear: (tokens-major) 3-D, 4-D, and a transposed (non-contiguous) 3-D view.
+            var x3 = x.view(m / 16, 16, k);
+            var x4 = x.view(2, m / 32, 16, k);
+            var strided = x.view(16, m / 16, k).transpose(0, 1);
+            var threeD = Measure.Time(device, () => F.linear(x3, w, b).Dispose(), 3, 20).Median;
+            var fourD = Measure.Time(device, () => F.linear(x4, w, b).Dispose(), 3, 20).Median;
+            var stridedTime = Measure.Time(device, () => F.linear(strided, w, b).Dispose(), 3, 20).Median;
             string Rate(double ms) => $"{flops / (ms * 1e-3) / 1e12:F0}";
-            table.AddRow(name, $"{m} x {k} x {n}", $"{withBias:F3} ms", Rate(withBias), $"{noBias:F3} ms", Rate(noBias), $"{mm:F3} ms", Rate(mm));
+            table.AddRow(name, $"{m} x {k} x {n}", $"{withBias:F3} ms", Rate(withBias), $"{noBias:F3} ms", Rate(noBias), $"{mm:F3} ms", Rate(mm),
+                $"{threeD:F3} ms", $"{fourD:F3} ms", $"{stridedTime:F3} ms");
         }
         AnsiConsole.Write(table);
         return 0;

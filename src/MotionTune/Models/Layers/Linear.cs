@@ -58,9 +58,16 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
-        using var profile = MotionTune.Runtime.GpuProfiler.Section("linear");
+        using var profile = MotionTune.Runtime.GpuProfiler.Enabled ? MotionTune.Runtime.GpuProfiler.Section(ProfileName(input)) : null;
         FlopCounter.AddLinear(input, InFeatures, OutFeatures);
         var output = F.linear(input, weight, bias);
         return Adapter is { Enabled: true } adapter ? adapter.Apply(input, output) : output;
     }
+
+    /// <summary>
+    /// The profiler section of a projection, split by the input's layout: ATen runs the GEMM with the bias fused only
+    /// for contiguous inputs of at most 3 dimensions; others are copied first or get the bias as a separate pass.
+    /// </summary>
+    internal static string ProfileName(Tensor input) =>
+        !input.is_contiguous() ? "linear (strided input)" : input.dim() > 3 ? "linear (4-D+ input)" : "linear";
 }
