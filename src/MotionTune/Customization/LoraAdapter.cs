@@ -57,7 +57,7 @@ public sealed class LoraAdapter : nn.Module, ILinearAdapter
                 : x * empty_like(x).bernoulli_(1 - Dropout, DropoutGenerator).div_(1 - Dropout);
         FlopCounter.AddLinear(x, lora_A.InFeatures, lora_A.OutFeatures);
         FlopCounter.AddLinear(x, lora_B.InFeatures, lora_B.OutFeatures);
-        var delta = F.linear(F.linear(x, a), b);
+        var delta = Linear.Project(Linear.Project(x, a, null), b, null);
         return baseOutput.add(delta, Scaling).MoveToOuterDisposeScope();
     }
 

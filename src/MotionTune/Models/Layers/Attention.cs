@@ -165,7 +165,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         if (!UsesFusedQkv()) return (to_q.forward(x), to_k.forward(x), to_v.forward(x));
         using var profile = MotionTune.Runtime.GpuProfiler.Enabled ? MotionTune.Runtime.GpuProfiler.Section(Linear.ProfileName(x)) : null;
         FlopCounter.AddLinear(x, to_q.InFeatures, 3 * to_q.OutFeatures);
-        var parts = F.linear(x, _fused!.Weight, _fused.Bias).chunk(3, -1);
+        var parts = Linear.Project(x, _fused!.Weight, _fused.Bias).chunk(3, -1);
         return (WithAdapter(to_q, x, parts[0]), WithAdapter(to_k, x, parts[1]), WithAdapter(to_v, x, parts[2]));
     }
 

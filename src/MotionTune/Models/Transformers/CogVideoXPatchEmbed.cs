@@ -63,7 +63,7 @@ public sealed class CogVideoXPatchEmbed : nn.Module
         // The stride-p convolution as a matmul over gathered patches: rearranging the C-channel input is far cheaper than
         // rearranging the dim-channel output of a Conv2d into token order.
         var patches = imageEmbeds.view(b, f, c, hp, p, wp, p).permute(0, 1, 3, 5, 2, 4, 6).reshape(b, f * hp * wp, c * p * p);
-        var video = F.linear(patches, proj.weight.view(proj.weight.shape[0], -1), proj.bias);
+        var video = Linear.Project(patches, proj.weight.view(proj.weight.shape[0], -1), proj.bias);
         FlopCounter.AddLinear(patches, c * p * p, proj.weight.shape[0]);
 
         if (_sinCos || pos_embedding is not null)
