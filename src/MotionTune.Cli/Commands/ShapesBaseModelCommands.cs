@@ -37,7 +37,7 @@ public static partial class ShapesCommand
         var noiseOffset = new Option<double>("--noise-offset") { Description = "Offset noise: std of a per-clip, per-channel constant added to the training noise (0: none).", DefaultValueFactory = _ => 0 };
         var weighting = new Option<string>("--loss-weighting") { Description = "uniform (plain MSE to the model's target) or epsilon (v errors weighted by alpha-bar: the epsilon loss).", DefaultValueFactory = _ => "uniform" };
         var set = new Option<string[]>("--set") { Description = "Replace a denoiser config key, KEY=VALUE as in config.json (e.g. patch_size=1); repeatable.", AllowMultipleArgumentsPerToken = false };
-        var command = new Command("train", "Train a bundled ShapesWorld base model (from scratch, or on from a folder) and write it as a diffusers-layout folder with a model card.")
+        var command = new Command("train", "Train a bundled ShapesWorld base model (from scratch, or continuing a folder) and write it as a diffusers-layout folder with a model card.")
             { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, warmup, initFrom, noiseOffset, weighting, set, overwrite };
         command.SetAction(parse => Guarded(() =>
         {
