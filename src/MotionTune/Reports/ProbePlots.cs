@@ -75,7 +75,7 @@ public static class ProbePlots
         {
             // Named in the legend rather than on the line, where a label would collide with the title.
             var line = plot.Add.VerticalLine(tau, 2, Colors.Gray, LinePattern.Solid);
-            line.LegendText = $"recommended τ = {tau} (max of the normalised product)";
+            line.LegendText = $"recommended τ = {tau} (max of the normalised product below the top τ)";
         }
         plot.Title(Title("τ_end = 0 trade-off: editing vs motion preservation", summary));
         plot.ShowLegend(Edge.Bottom);
