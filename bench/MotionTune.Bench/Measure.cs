@@ -19,6 +19,7 @@ public static class Measure
     {
         for (int i = 0; i < warmup; i++) { action(); Sync(device); }
         var times = new double[runs];
+        var enqueued = new double[runs];
         var collections = new int[runs];
         var pauses = new double[runs];
         for (int i = 0; i < runs; i++)
@@ -28,12 +29,13 @@ public static class Measure
             var paused = GC.GetTotalPauseDuration();
             var watch = Stopwatch.StartNew();
             action();
+            enqueued[i] = watch.Elapsed.TotalMilliseconds;
             Sync(device);
             times[i] = watch.Elapsed.TotalMilliseconds;
             collections[i] = GC.CollectionCount(0) - gen0;
             pauses[i] = (GC.GetTotalPauseDuration() - paused).TotalMilliseconds;
         }
-        return new Timing(times) { GcCollections = collections, GcPauseMs = pauses };
+        return new Timing(times) { EnqueueMs = enqueued, GcCollections = collections, GcPauseMs = pauses };
     }
 
     /// <summary>
@@ -72,15 +74,25 @@ public static class Measure
 /// <summary>Run times in milliseconds.</summary>
 public sealed record Timing(double[] Milliseconds)
 {
+    /// <summary>
+    /// Milliseconds until each run's call returned, before waiting for the GPU: the CPU's share. Where it is close to the
+    /// run's time, either the GPU waited on the CPU (kernel launches), so CPU speed decides the step, or the step itself
+    /// waits for the GPU somewhere (a value read back); a short one means the GPU was the bottleneck.
+    /// </summary>
+    public double[] EnqueueMs { get; init; } = [];
+
     /// <summary>Garbage collections (any generation counts as gen 0) that happened during each run.</summary>
     public int[] GcCollections { get; init; } = [];
 
     /// <summary>Milliseconds the .NET runtime was paused for garbage collection during each run.</summary>
     public double[] GcPauseMs { get; init; } = [];
 
-    /// <summary>Each run as <c>ms (collections/pause ms)</c>, to see whether slow runs are the ones the GC paused.</summary>
+    /// <summary>
+    /// Each run as <c>ms [enqueue ms] (collections/pause ms)</c>, to see whether slow runs are the ones the CPU held up
+    /// or the GC paused.
+    /// </summary>
     public string Describe() => string.Join(" ", Milliseconds.Select((ms, i) =>
-        i < GcCollections.Length ? $"{ms:F0}({GcCollections[i]}/{GcPauseMs[i]:F0})" : $"{ms:F0}"));
+        i < GcCollections.Length ? $"{ms:F0}[{EnqueueMs[i]:F0}]({GcCollections[i]}/{GcPauseMs[i]:F0})" : $"{ms:F0}"));
 
     /// <summary>The median.</summary>
     public double Median

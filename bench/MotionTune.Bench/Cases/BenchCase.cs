@@ -188,7 +188,7 @@ public abstract class BenchCase
         using (inference_mode())
         {
             sampling = Measure.Time(device, () => Forward(model, sampleInputs).Dispose(), warmup, runs);
-            log($"{Name}: sampling runs, ms (GC collections/GC pause ms): {sampling.Describe()}");
+            log($"{Name}: sampling runs, ms [CPU enqueue ms] (GC collections/GC pause ms): {sampling.Describe()}");
             samplingPeak = Measure.PeakMemory(device, () => Forward(model, sampleInputs).Dispose());
         }
         if (Wants("profile"))
@@ -201,7 +201,7 @@ public abstract class BenchCase
         using (var trainer = new LoraTrainer(this, model, device, dtype))
         {
             training = Wants("train") ? Measure.Time(device, trainer.Step, warmup, runs) : new Timing([0]);
-            if (Wants("train")) log($"{Name}: training runs, ms (GC collections/GC pause ms): {training.Describe()}");
+            if (Wants("train")) log($"{Name}: training runs, ms [CPU enqueue ms] (GC collections/GC pause ms): {training.Describe()}");
             if (Wants("profile-train")) Profile(device, "training step", trainer.Step, log);
             trainingPeak = Wants("train") ? Measure.PeakMemory(device, trainer.Step) : new MemoryPeak(0, "");
         }
