@@ -125,13 +125,17 @@ public abstract class BenchCase
         return results;
     }
 
-    /// <summary>A rank-4 LoRA (fp32 adapters, AdamW) on the paper's targets of a frozen model, and its training step.</summary>
+    /// <summary>
+    /// A rank-4 LoRA (fp32 adapters, AdamW) on the paper's targets of a frozen model, and its training step as
+    /// <see cref="MotionCustomizer"/> takes it: forward, MSE, backward, loss read back, then the production optimizer
+    /// step (global gradient-norm clipping at 1, AdamW over the packed adapters).
+    /// </summary>
     private sealed class LoraTrainer : IDisposable
     {
         private readonly BenchCase _case;
         private readonly nn.Module _model;
         private readonly LoraNetwork _lora;
-        private readonly optim.Optimizer _optimizer;
+        private readonly CustomizationOptimizer _optimizer;
         private readonly object _inputs;
 
         public LoraTrainer(BenchCase benchCase, nn.Module model, Device device, ScalarType dtype)
@@ -139,26 +143,52 @@ public abstract class BenchCase
             (_case, _model) = (benchCase, model);
             foreach (var p in model.parameters()) p.requires_grad_(false);
             _lora = LoraNetwork.Attach(model, LoraTargets.Preset(benchCase.Architecture, "temporal-qkvo"), new LoraSettings { Rank = 4, Alpha = 4 });
-            _optimizer = optim.AdamW(_lora.Parameters(), lr: 1e-4);
+            model.eval(); // no dropout in the frozen model, as MotionCustomizer trains it
+            _lora.BeginTraining();
+            _optimizer = new CustomizationOptimizer(_lora, 0.9, 0.999, 1e-8, 1e-2);
             _inputs = benchCase.Inputs(1, device, dtype);
-            model.train();
         }
+
+        /// <summary>
+        /// The CPU's time in each phase of every step so far, ms (forward with the loss, backward, optimizer): with the
+        /// GPU running behind, it tells which phase holds a launch-bound step up.
+        /// </summary>
+        public List<(double Forward, double Backward, double Optimizer)> HostPhases { get; } = [];
 
         /// <summary>Forward, MSE loss against noise, backward, AdamW step.</summary>
         public void Step()
         {
             using var scope = NewDisposeScope();
-            _optimizer.zero_grad();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
             var output = _case.Forward(_model, _inputs);
             var target = randn_like(output);
             var loss = F.mse_loss(output.to(ScalarType.Float32), target.to(ScalarType.Float32));
+            long forward = System.Diagnostics.Stopwatch.GetTimestamp();
             loss.backward();
-            _optimizer.step();
+            if (!float.IsFinite(loss.item<float>())) throw new InvalidOperationException($"{_case.Name}: the training loss is not finite.");
+            long backward = System.Diagnostics.Stopwatch.GetTimestamp();
+            _optimizer.Step(1e-4, 1.0);
+            long end = System.Diagnostics.Stopwatch.GetTimestamp();
+            static double Ms(long from, long to) => (to - from) * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
+            HostPhases.Add((Ms(start, forward), Ms(forward, backward), Ms(backward, end)));
+        }
+
+        /// <summary>Median host milliseconds per phase over the last <paramref name="steps"/> steps.</summary>
+        public string DescribeHostPhases(int steps)
+        {
+            var last = HostPhases.TakeLast(steps).ToList();
+            static double Median(IEnumerable<double> values)
+            {
+                var sorted = values.Order().ToArray();
+                return sorted.Length == 0 ? 0 : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+            }
+            return $"forward + loss {Median(last.Select(p => p.Forward)):F1} ms, backward (until the loss is read back) {Median(last.Select(p => p.Backward)):F1} ms, " +
+                $"optimizer {Median(last.Select(p => p.Optimizer)):F1} ms (medians over {last.Count} steps)";
         }
 
         public void Dispose()
         {
-            _model.eval();
+            _lora.EndTraining();
             _optimizer.Dispose();
             _lora.Dispose(); // detaches the adapters
         }
@@ -201,7 +231,11 @@ public abstract class BenchCase
         using (var trainer = new LoraTrainer(this, model, device, dtype))
         {
             training = Wants("train") ? Measure.Time(device, trainer.Step, warmup, runs) : new Timing([0]);
-            if (Wants("train")) log($"{Name}: training runs, ms [CPU enqueue ms] (GC collections/GC pause ms): {training.Describe()}");
+            if (Wants("train"))
+            {
+                log($"{Name}: training runs, ms [CPU enqueue ms] (GC collections/GC pause ms): {training.Describe()}");
+                log($"{Name}: CPU time of the training step by phase: {trainer.DescribeHostPhases(runs)}");
+            }
             if (Wants("profile-train")) Profile(device, "training step", trainer.Step, log);
             trainingPeak = Wants("train") ? Measure.PeakMemory(device, trainer.Step) : new MemoryPeak(0, "");
         }

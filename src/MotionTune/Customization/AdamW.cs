@@ -70,25 +70,47 @@ public sealed class AdamW : IDisposable
         yield return KeyValuePair.Create("step", tensor(_steps));
     }
 
-    /// <summary>Restores a state written by <see cref="StateDict"/>.</summary>
-    /// <exception cref="ArgumentException">A missing tensor or one of another shape.</exception>
+    /// <summary>
+    /// Restores a state written by <see cref="StateDict"/>, also one saved for the same elements partitioned otherwise
+    /// (per tensor where these parameters are one packed flat tensor, or the reverse; see <see cref="FlatParameters"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">A missing tensor, or moments that do not hold these parameters' elements.</exception>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
     {
-        Tensor Get(string key, long[] shape)
+        List<Tensor> Saved(string prefix)
         {
-            if (!state.TryGetValue(key, out var t)) throw new ArgumentException($"AdamW state: '{key}' is missing.");
-            if (!t.shape.SequenceEqual(shape))
-                throw new ArgumentException($"AdamW state: '{key}' has shape [{string.Join(", ", t.shape)}], expected [{string.Join(", ", shape)}].");
-            return t;
+            var saved = new List<Tensor>();
+            while (state.TryGetValue($"{prefix}.{saved.Count}", out var t)) saved.Add(t);
+            if (saved.Count == 0) throw new ArgumentException($"AdamW state: '{prefix}.0' is missing.");
+            return saved;
         }
-        var steps = Get("step", [_parameters.Count]).to(ScalarType.Int64).data<long>().ToArray();
+        var expAvg = Saved("exp_avg");
+        var expAvgSq = Saved("exp_avg_sq");
+        if (!state.TryGetValue("step", out var stepTensor)) throw new ArgumentException("AdamW state: 'step' is missing.");
+        var steps = stepTensor.to(ScalarType.Int64).data<long>().ToArray();
+        if (expAvgSq.Count != expAvg.Count || steps.Length != expAvg.Count)
+            throw new ArgumentException($"AdamW state: {expAvg.Count} exp_avg, {expAvgSq.Count} exp_avg_sq and {steps.Length} step entries do not match.");
+
+        bool samePartition = expAvg.Count == _parameters.Count && expAvg.Zip(_parameters).All(p => p.First.shape.SequenceEqual(p.Second.shape));
+        long savedElements = expAvg.Sum(t => t.numel()), elements = _parameters.Sum(p => p.numel());
+        if (!samePartition && savedElements != elements)
+            throw new ArgumentException($"AdamW state: the moments hold {savedElements:N0} elements in {expAvg.Count} tensors " +
+                $"([{string.Join(", ", expAvg[0].shape)}] first); the parameters have {elements:N0} in {_parameters.Count} " +
+                $"([{string.Join(", ", _parameters[0].shape)}] first).");
+        if (!samePartition && steps.Distinct().Count() > 1)
+            throw new ArgumentException("AdamW state: saved per tensor with different step counts; it cannot be repartitioned.");
+
+        using var scope = NewDisposeScope();
         using var _ = no_grad();
-        for (int i = 0; i < _parameters.Count; i++)
+        IEnumerable<Tensor> Repartition(List<Tensor> saved)
         {
-            _expAvg[i].copy_(Get($"exp_avg.{i}", _parameters[i].shape));
-            _expAvgSq[i].copy_(Get($"exp_avg_sq.{i}", _parameters[i].shape));
-            _steps[i] = steps[i];
+            if (samePartition) return saved;
+            var flat = cat(saved.Select(t => t.flatten()).ToArray());
+            return flat.split(_parameters.Select(p => p.numel()).ToArray()).Zip(_parameters, (part, p) => part.view(p.shape));
         }
+        foreach (var (target, source) in _expAvg.Zip(Repartition(expAvg))) target.copy_(source);
+        foreach (var (target, source) in _expAvgSq.Zip(Repartition(expAvgSq))) target.copy_(source);
+        for (int i = 0; i < _parameters.Count; i++) _steps[i] = samePartition ? steps[i] : steps[0];
     }
 
     /// <summary>

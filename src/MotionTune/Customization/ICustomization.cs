@@ -32,6 +32,13 @@ public interface ICustomization : Pipelines.IAdapterSwitch, IDisposable
     void ClearGradients();
 
     /// <summary>
+    /// While training, the flat buffers the trainable tensors and their gradients are views of, when they are packed
+    /// (<see cref="FlatParameters"/>): an optimizer then updates <see cref="FlatParameters.Values"/> from
+    /// <see cref="FlatParameters.Gradients"/> as one tensor. Null when each tensor stands alone.
+    /// </summary>
+    FlatParameters? Packed => null;
+
+    /// <summary>
     /// Prepares for training steps: switched on, LoRA unmerged, training mode (dropout), and gradients recorded for the
     /// tensors the forward pass uses. The caller freezes the base model.
     /// </summary>

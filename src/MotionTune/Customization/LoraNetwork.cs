@@ -42,6 +42,7 @@ public sealed class LoraNetwork : ICustomization
     private bool _active = true;
     private readonly List<KeyValuePair<string, Tensor>> _trainable;
     private Generator? _dropoutGenerator;
+    private FlatParameters? _packed;
 
     /// <summary>Settings the network was built with.</summary>
     public LoraSettings Settings { get; private set; }
@@ -80,16 +81,27 @@ public sealed class LoraNetwork : ICustomization
     /// <inheritdoc />
     public void ClearGradients()
     {
-        foreach (var (_, tensor) in _trainable) tensor.grad = null;
+        if (_packed is not null) _packed.ZeroGradients();
+        else foreach (var (_, tensor) in _trainable) tensor.grad = null;
     }
 
     /// <inheritdoc />
+    /// <remarks>Packed on the first call to <see cref="BeginTraining"/>, when all adapters share a dtype and device.</remarks>
+    public FlatParameters? Packed => _packed;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The first call packs the adapter weights into one flat buffer (<see cref="FlatParameters"/>; values unchanged), so
+    /// the optimizer updates them all at once; later calls only attach the gradient slices again.
+    /// </remarks>
     public void BeginTraining()
     {
         Unmerge();
         Active = true;
         foreach (var (_, adapter) in _layers.Values) adapter.train();
         foreach (var (_, tensor) in _trainable) tensor.requires_grad = true;
+        if (_packed is null) _packed = FlatParameters.TryPack(_trainable.Select(p => p.Value).ToList());
+        else _packed.AttachGradients();
     }
 
     /// <inheritdoc />
@@ -99,6 +111,7 @@ public sealed class LoraNetwork : ICustomization
     /// <inheritdoc />
     public void EndTraining()
     {
+        _packed?.DetachGradients();
         foreach (var (_, adapter) in _layers.Values)
         {
             adapter.eval();
@@ -340,6 +353,7 @@ public sealed class LoraNetwork : ICustomization
     public void Dispose()
     {
         Detach();
+        _packed?.Dispose();
         _dropoutGenerator?.Dispose();
         foreach (var (_, adapter) in _layers.Values) adapter.Dispose();
     }

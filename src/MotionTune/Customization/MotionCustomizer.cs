@@ -101,7 +101,7 @@ public sealed class MotionCustomizer
         bool modelTraining = _model.training;
         var checkpointing = _model as IGradientCheckpointing;
         bool checkpointingBefore = checkpointing?.GradientCheckpointing ?? false;
-        using var optimizer = new AdamW(trainable.Select(p => p.Value).ToList(), options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
+        CustomizationOptimizer? optimizer = null;
         var clock = Stopwatch.StartNew();
         try
         {
@@ -109,9 +109,10 @@ public sealed class MotionCustomizer
             _customization.Tau = options.Tau;
             _model.eval();
             _customization.BeginTraining();
+            optimizer = new CustomizationOptimizer(_customization, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
             if (checkpointing is not null) checkpointing.GradientCheckpointing = options.GradientCheckpointing;
 
-            int start = options.Resume is null ? 0 : Restore(TrainingCheckpoint.Resolve(options.Resume), optimizer, losses);
+            int start = options.Resume is null ? 0 : Restore(TrainingCheckpoint.Resolve(options.Resume), optimizer.AdamW, losses);
             _customization.PublishWeights();
 
             Tensor x0;
@@ -133,7 +134,7 @@ public sealed class MotionCustomizer
 
                 bool last = step == options.Steps || cancellation.IsCancellationRequested;
                 if (options.CheckpointDirectory is not null && options.CheckpointEvery > 0 && (step % options.CheckpointEvery == 0 || last))
-                    lastCheckpoint = SaveCheckpoint(step, optimizer, losses);
+                    lastCheckpoint = SaveCheckpoint(step, optimizer.AdamW, losses);
                 if (validate is not null && options.ValidateEvery > 0 && step % options.ValidateEvery == 0)
                     Validate(step, validate);
                 if (cancellation.IsCancellationRequested) break;
@@ -142,6 +143,7 @@ public sealed class MotionCustomizer
         }
         finally
         {
+            optimizer?.Dispose();
             _customization.ClearGradients();
             _customization.EndTraining();
             _customization.Active = true;
@@ -166,7 +168,7 @@ public sealed class MotionCustomizer
         return Loss(x0, noise.to(ScalarType.Float32, device), timesteps, example.Condition.ForBatch(batch)).item<float>();
     }
 
-    private (float Loss, double GradientNorm, long[] Timesteps) TrainStep(int step, Tensor x0, TextCondition condition, AdamW optimizer)
+    private (float Loss, double GradientNorm, long[] Timesteps) TrainStep(int step, Tensor x0, TextCondition condition, CustomizationOptimizer optimizer)
     {
         var options = Options;
         using var scope = NewDisposeScope();
@@ -174,22 +176,16 @@ public sealed class MotionCustomizer
         var (timesteps, noise) = TrainingDraws.ForStep(options.Seed, step, options.Tau, _scheduler.Config.NumTrainTimesteps,
             options.NoiseDraws, x0.shape, x0.device);
 
-        var loss = Loss(x0, noise, timesteps, condition);
-        float value = loss.item<float>();
         var drawn = timesteps.data<long>().ToArray();
+        var loss = Loss(x0, noise, timesteps, condition);
+        // Backward is queued before the loss is read back, so the GPU is not left idle between the two; a non-finite
+        // loss still stops the run before the optimizer touches the weights.
+        loss.backward();
+        float value = loss.item<float>();
         if (!float.IsFinite(value))
             throw new InvalidOperationException(
                 $"The training loss became {value} at step {step} (t = {string.Join(", ", drawn)}); lower --lr or enable --clip-grad.");
-        loss.backward();
-
-        // Gradients in float32 (the full variant's arrive in the base dtype); the optimizer and clipping work on these.
-        var gradients = Enumerable.Range(0, _customization.TrainableTensors.Count)
-            .Select(i => _customization.Gradient(i) is { } g ? (g.dtype == ScalarType.Float32 ? g : g.to(ScalarType.Float32)) : null)
-            .ToList();
-        _customization.ClearGradients();
-        double norm = AdamW.ClipGradNorm(gradients.OfType<Tensor>().ToList(), options.ClipGrad);
-        optimizer.Step(gradients, options.LearningRateAt(step));
-        _customization.PublishWeights();
+        double norm = optimizer.Step(options.LearningRateAt(step), options.ClipGrad);
         return (value, norm, drawn);
     }
 
