@@ -61,6 +61,11 @@ public sealed class LoraAdapter : nn.Module, ILinearAdapter
         return baseOutput.add(delta, Scaling).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc />
+    /// <remarks>Null while dropout is active (training with a dropout rate), whose mask is the adapter's own.</remarks>
+    public (Tensor Down, Tensor Up, double Scale)? LowRankFactors =>
+        Dropout > 0 && training ? null : (lora_A.weight, lora_B.weight, Scaling);
+
     /// <summary>The weight update this adapter represents, (alpha / r) · B A, shape (out, in), in <paramref name="dtype"/>.</summary>
     public Tensor DeltaWeight(ScalarType dtype)
     {

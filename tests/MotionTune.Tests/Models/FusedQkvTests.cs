@@ -123,6 +123,45 @@ public sealed class FusedQkvTests
     }
 
     [Fact]
+    public void AdaptersOnAllThreeRunAsOneProductWithTheSameOutputAndGradients()
+    {
+        // q, k, v all adapted: ProjectQkv takes the joint low-rank path; with it switched off, the per-layer one.
+        (Tensor Q, Tensor K, Tensor V, Tensor[] Grads) Run(bool joint)
+        {
+            manual_seed(8);
+            Block model;
+            using (ParameterFactory.Scope(CPU, ScalarType.Float64)) model = new Block();
+            foreach (var p in model.parameters()) p.requires_grad_(false);
+            using var lora = LoraNetwork.Attach(model, new LoraTargets("q, k, v", new Regex("^attn1\\.(to_q|to_k|to_v)$")),
+                new LoraSettings { Rank = 2, Alpha = 3 }, ScalarType.Float64);
+            using (no_grad())
+                foreach (var (name, p) in lora.StateDict())
+                    if (name.Contains("lora_B")) p.normal_();
+            lora.BeginTraining();
+            var x = randn([2, 5, 16], ScalarType.Float64).requires_grad_(true);
+            bool previous = Attention.JointLowRankAdapters;
+            try
+            {
+                Attention.JointLowRankAdapters = joint;
+                var (q, k, v) = model.attn1.ProjectQkv(x);
+                (q.square().sum() + (k * v).sum()).backward();
+                var grads = lora.StateDict().OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Value.grad!.clone()).Append(x.grad!.clone()).ToArray();
+                return (q.detach(), k.detach(), v.detach(), grads);
+            }
+            finally { Attention.JointLowRankAdapters = previous; }
+        }
+        var joint = Run(true);
+        var separate = Run(false);
+        Assert.False(joint.Q.is_contiguous(), "the joint path returns views of one fused output");
+        Assert.True(separate.Q.is_contiguous(), "the per-layer path adds each adapter separately");
+        Assert.True(joint.Q.allclose(separate.Q, 0, 1e-12) && joint.K.allclose(separate.K, 0, 1e-12) && joint.V.allclose(separate.V, 0, 1e-12));
+        Assert.Equal(7, joint.Grads.Length);
+        for (int i = 0; i < joint.Grads.Length; i++)
+            Assert.True(joint.Grads[i].allclose(separate.Grads[i], 0, 1e-10), $"gradient {i} differs");
+        Assert.True(joint.Grads[0].abs().max().item<double>() > 0);
+    }
+
+    [Fact]
     public void WeightsThatNeedGradientsGetThemThroughTheSeparateLayers()
     {
         manual_seed(7);

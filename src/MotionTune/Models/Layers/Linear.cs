@@ -12,6 +12,13 @@ public interface ILinearAdapter
 
     /// <summary>Returns the layer output with the adapter's contribution for <paramref name="input"/> added.</summary>
     Tensor Apply(Tensor input, Tensor baseOutput);
+
+    /// <summary>
+    /// When the adapter's contribution is now exactly <c>scale · x Aᵀ Bᵀ</c> (a low-rank product, no dropout), its factors
+    /// <c>Down</c> = A (rank, in) and <c>Up</c> = B (out, rank) and the scale; otherwise null. Lets the adapters of
+    /// several layers that read the same input run as one product (<see cref="Attention.ProjectQkv"/>).
+    /// </summary>
+    (Tensor Down, Tensor Up, double Scale)? LowRankFactors => null;
 }
 
 /// <summary>y = x Wᵀ + b, with <c>weight</c> (out, in) and optional <c>bias</c> as in PyTorch checkpoints.</summary>
