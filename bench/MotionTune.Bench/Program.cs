@@ -11,7 +11,7 @@ namespace MotionTune.Bench;
 /// GPU benchmarks of the full-size denoisers with random bf16 weights (see bench/README.md).
 /// usage: motiontune-bench [--models modelscope,latte,cogvideox] [--parts sample,train,extras] [--runs 10] [--warmup 3] [--json results.json] [--libtorch DIR]
 /// [--toggle fused-qkv=0,temporal-conv2d=0,fused-kernels=0] [--ab]; motiontune-bench verify-kernels [--runs 20];
-/// motiontune-bench customization ...; motiontune-bench shapes [--arch ...] [--batch 128]
+/// motiontune-bench customization ...; motiontune-bench shapes [--arch ...] [--batch 128]; motiontune-bench overhead [--models ...]
 /// </summary>
 public static class Program
 {
@@ -30,6 +30,7 @@ public static class Program
         if (args is ["gemm", ..]) return GemmBench.Run(args[1..]);
         if (args is ["e2e", .. var e2eArgs]) return EndToEndBench.Run(e2eArgs);
         if (args is ["shapes", .. var shapesArgs]) return ShapesBench.Run(shapesArgs);
+        if (args is ["overhead", .. var overheadArgs]) return OverheadBench.Run(overheadArgs, Cases);
         if (args is ["verify-kernels", .. var verifyArgs]) return VerifyKernels.Run(verifyArgs);
         var options = Options.Parse(args);
         TorchRuntime.Initialize(options.LibTorch);

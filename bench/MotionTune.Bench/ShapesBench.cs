@@ -14,7 +14,7 @@ namespace MotionTune.Bench;
 /// steps fit in a training budget. Random bf16 weights, every parameter trained (as base training does), pixel-space
 /// inputs of the bundled size. Prints the forward and training-step times (with the CPU's queueing time per run), the
 /// step's TFLOP/s (3 x the forward's counted FLOPs) and a section profile of one training step's forward.
-/// Usage: <c>motiontune-bench shapes [--arch modelscope,latte,cogvideox] [--batch 128] [--runs 10] [--warmup 3]</c>.
+/// Usage: <c>motiontune-bench shapes [--arch modelscope,latte,cogvideox] [--batch 128] [--runs 10] [--warmup 3] [--toggle name=0,...]</c>.
 /// </summary>
 public static class ShapesBench
 {
@@ -23,6 +23,7 @@ public static class ShapesBench
     {
         string[] architectures = ["modelscope", "latte", "cogvideox"];
         int batch = 128, runs = 10, warmup = 3;
+        string? toggle = null;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -32,12 +33,14 @@ public static class ShapesBench
                 case "--batch": batch = int.Parse(Value()); break;
                 case "--runs": runs = int.Parse(Value()); break;
                 case "--warmup": warmup = int.Parse(Value()); break;
+                case "--toggle": toggle = Value(); break;
                 default: throw new ArgumentException($"shapes: unknown option {args[i]}.");
             }
         }
         TorchRuntime.Initialize();
         var device = TorchRuntime.CudaAvailable ? CUDA : CPU;
         if (device.type == DeviceType.CUDA) CudnnSettings.SetBenchmark(true);
+        using var switches = Toggles.Apply(toggle is null ? [] : Toggles.Parse(toggle));
         Console.WriteLine($"ShapesWorld base-model training step, batch {batch}, bf16, on {device}; switches: {Toggles.Describe()}");
         foreach (var name in architectures) RunOne(BaseModels.Spec(BaseModels.Parse(name)), device, batch, runs, warmup);
         return 0;

@@ -6,7 +6,7 @@ namespace MotionTune.Bench;
 /// <summary>
 /// The speed switches a run can turn off to measure what each one brings (see bench/README.md). Each also has an
 /// environment variable, read at start-up: <c>MOTIONTUNE_FUSED_QKV</c>, <c>MOTIONTUNE_TEMPORAL_CONV2D</c>,
-/// <c>MOTIONTUNE_FUSED_KERNELS</c>, <c>MOTIONTUNE_JOINT_LORA</c> (0 = off).
+/// <c>MOTIONTUNE_FUSED_KERNELS</c>, <c>MOTIONTUNE_JOINT_LORA</c>, <c>MOTIONTUNE_SHORT_ATTENTION</c> (0 = off).
 /// </summary>
 public static class Toggles
 {
@@ -16,6 +16,7 @@ public static class Toggles
         ("temporal-conv2d", () => Conv3d.TemporalKernelsAsConv2d, v => Conv3d.TemporalKernelsAsConv2d = v),
         ("fused-kernels", () => FusedOps.Enabled, v => FusedOps.Enabled = v),
         ("joint-lora", () => Attention.JointLowRankAdapters, v => Attention.JointLowRankAdapters = v),
+        ("short-attention", () => Attention.ShortSequenceAttention, v => Attention.ShortSequenceAttention = v),
     ];
 
     /// <summary>The switch names.</summary>

@@ -115,4 +115,21 @@ public sealed class LayerTests
         var sliced = Attention.AttendInSlices(q, k, v, mask, maxBatchHeads: 6); // two samples (6 batch·heads) per call
         Assert.True(sliced.allclose(whole, 1e-6, 1e-6));
     }
+
+    [Fact]
+    public void ShortSequenceAttentionEqualsTheFusedOne()
+    {
+        manual_seed(5);
+        var q = randn(9, 2, 16, 8).mul(3); // sharp attention weights
+        var k = randn(9, 2, 16, 8);
+        var v = randn(9, 2, 16, 8);
+        var expected = F.scaled_dot_product_attention(q, k, v);
+        Assert.True(Attention.AttendShort(q, k, v).allclose(expected, 1e-5, 1e-6));
+        // bf16 inputs: computed in float32 and rounded once, so within bf16 rounding of the float32 result.
+        var (qb, kb, vb) = (q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16));
+        var reference = F.scaled_dot_product_attention(qb.to(ScalarType.Float32), kb.to(ScalarType.Float32), vb.to(ScalarType.Float32));
+        var shortBf16 = Attention.AttendShort(qb, kb, vb);
+        Assert.Equal(ScalarType.BFloat16, shortBf16.dtype);
+        Assert.True(shortBf16.to(ScalarType.Float32).allclose(reference, 1e-2, 1e-2));
+    }
 }

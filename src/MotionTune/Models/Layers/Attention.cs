@@ -250,10 +250,45 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         FlopCounter.AddAttention(q, k, v);
         if (q.is_meta) return empty([.. q.shape[..^1], v.shape[^1]], q.dtype, q.device); // no meta kernel: shapes only
         using var profile = MotionTune.Runtime.GpuProfiler.Section("sdpa");
+        if (q.is_cuda && mask is null && ShortSequenceAttention && k.shape[^2] <= ShortSequenceLimit && q.shape[^2] <= ShortSequenceLimit
+            && q.shape[^1] <= ShortSequenceMaxHeadDim)
+            return AttendShort(q, k, v);
         // CUDA attention kernels put batch·heads on a grid axis limited to 65,535 blocks ("invalid argument" beyond it),
         // which temporal attention over many pixels of many clips exceeds: there, attend in slices of the batch.
         return q.is_cuda ? AttendInSlices(q, k, v, mask, MaxCudaBatchHeads) : F.scaled_dot_product_attention(q, k, v, mask);
     }
+
+    /// <summary>
+    /// Attention over short sequences (temporal attention: one sequence of frames per pixel) as two batched products
+    /// and a softmax, in float32 like the fused kernels' accumulation: softmax(q kᵀ / √d) v. The fused attention kernels
+    /// tile the sequence in blocks of 64 to 128 rows, so a 16-frame sequence fills an eighth of each block, and they
+    /// run one block per (batch, head): hundreds of thousands of nearly empty blocks for the temporal attention of a
+    /// pixel-space batch.
+    /// </summary>
+    internal static Tensor AttendShort(Tensor q, Tensor k, Tensor v)
+    {
+        using var scope = NewDisposeScope();
+        var dtype = q.dtype;
+        var scores = matmul(q.to(ScalarType.Float32), k.to(ScalarType.Float32).transpose(-2, -1)).mul_(1.0 / Math.Sqrt(q.shape[^1]));
+        var weights = scores.softmax(-1);
+        return matmul(weights, v.to(ScalarType.Float32)).to(dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Whether unmasked CUDA attention over sequences of at most <see cref="ShortSequenceLimit"/> tokens, with heads of
+    /// at most <see cref="ShortSequenceMaxHeadDim"/>, runs as <see cref="AttendShort"/> instead of the fused kernels (on by default; <c>MOTIONTUNE_SHORT_ATTENTION=0</c> turns it off).
+    /// </summary>
+    public static bool ShortSequenceAttention { get; set; } = Environment.GetEnvironmentVariable("MOTIONTUNE_SHORT_ATTENTION") != "0";
+
+    /// <summary>The longest query and key sequence <see cref="AttendShort"/> takes.</summary>
+    public static long ShortSequenceLimit { get; set; } = 32;
+
+    /// <summary>
+    /// The widest head <see cref="AttendShort"/> takes. Measured on an H100 (bench/RESULTS.md): with heads of 8 (the
+    /// bundled ShapesWorld UNet) it cut a training step by a fifth; with ModelScope's heads of 64 the fused kernels were
+    /// as fast or faster and used less memory.
+    /// </summary>
+    public static long ShortSequenceMaxHeadDim { get; set; } = 32;
 
     /// <summary>Attention computed over slices of the batch so that no call sees more than <paramref name="maxBatchHeads"/> batch·heads.</summary>
     internal static Tensor AttendInSlices(Tensor q, Tensor k, Tensor v, Tensor? mask, long maxBatchHeads)
