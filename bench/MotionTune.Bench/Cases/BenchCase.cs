@@ -223,6 +223,12 @@ public abstract class BenchCase
         }
         if (Wants("profile"))
             using (inference_mode()) Profile(device, "CFG sampling step", () => Forward(model, sampleInputs).Dispose(), log);
+        if (Wants("kernels-sample"))
+            using (inference_mode())
+            {
+                Forward(model, sampleInputs).Dispose(); // warm (cuDNN picks its algorithms on first sight)
+                ProfilerRange.Around(() => Forward(model, sampleInputs).Dispose());
+            }
 
         // Training: rank-4 LoRA on the temporal (or 3D) attention projections, fp32 adapters, AdamW.
         log($"{Name}: timing a rank-4 LoRA training step");
@@ -237,6 +243,7 @@ public abstract class BenchCase
                 log($"{Name}: CPU time of the training step by phase: {trainer.DescribeHostPhases(runs)}");
             }
             if (Wants("profile-train")) Profile(device, "training step", trainer.Step, log);
+            if (Wants("kernels-train")) { trainer.Step(); ProfilerRange.Around(trainer.Step); }
             trainingPeak = Wants("train") ? Measure.PeakMemory(device, trainer.Step) : new MemoryPeak(0, "");
         }
         model.Dispose();
