@@ -100,6 +100,9 @@ public sealed class LoraTests : IDisposable
         using var lora = LoraNetwork.Attach(model, LoraTargets.Preset(Architecture.ModelScope, "temporal-vo"), settings);
         Randomize(lora);
         var expected = model.forward(x);
+        lora.BeginTraining(); // packs the adapters into one buffer (slices with offsets): what a trained LoRA saves from
+        lora.EndTraining();
+        Assert.NotNull(lora.Packed);
         var path = Path.Combine(_dir, "lora.safetensors");
         lora.Save(path);
 
