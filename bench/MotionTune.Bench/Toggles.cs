@@ -17,6 +17,7 @@ public static class Toggles
         ("fused-kernels", () => FusedOps.Enabled, v => FusedOps.Enabled = v),
         ("joint-lora", () => Attention.JointLowRankAdapters, v => Attention.JointLowRankAdapters = v),
         ("short-attention", () => Attention.ShortSequenceAttention, v => Attention.ShortSequenceAttention = v),
+        ("cudnn-attention", () => MotionTune.Runtime.CudnnSettings.SdpCudnn, v => MotionTune.Runtime.CudnnSettings.SetSdpCudnn(v)),
     ];
 
     /// <summary>The switch names.</summary>

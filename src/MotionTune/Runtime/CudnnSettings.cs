@@ -42,8 +42,12 @@ public static unsafe class CudnnSettings
             || !NativeLibrary.TryGetExport(lib, "_ZN2at7Context14setSDPUseCuDNNEb", out var set)) return false;
         var context = ((delegate* unmanaged<IntPtr>)getContext)();
         ((delegate* unmanaged<IntPtr, byte, void>)set)(context, enabled ? (byte)1 : (byte)0);
+        SdpCudnn = enabled;
         return true;
     }
+
+    /// <summary>Whether the cuDNN attention backend is allowed, as last set by <see cref="SetSdpCudnn"/> (libtorch's default: yes).</summary>
+    public static bool SdpCudnn { get; private set; } = true;
 
     private static IntPtr FindLibTorchCpu()
     {
