@@ -39,6 +39,24 @@ public static class Measure
     }
 
     /// <summary>
+    /// Times one call of <paramref name="step"/> by sections (see <see cref="GpuProfiler"/>), after one untimed call, and
+    /// logs the table under <paramref name="title"/>. Sections nest, so their shares need not add up.
+    /// </summary>
+    public static void ProfileSections(Device device, string title, Action step, Action<string> log)
+    {
+        step();
+        Sync(device);
+        GpuProfiler.Start();
+        using (GpuProfiler.Section("total")) step();
+        var sections = GpuProfiler.Collect();
+        GpuProfiler.Stop();
+        double total = sections.First(s => s.Name == "total").Milliseconds;
+        log($"{title} ({total:F1} ms; sections nest, so shares need not add up)");
+        foreach (var (name, ms, calls) in sections.Where(s => s.Name != "total"))
+            log($"  {name,-28} {ms,9:F2} ms {ms / total * 100,6:F1} %  {calls,6} calls");
+    }
+
+    /// <summary>
     /// Peak memory of <paramref name="action"/>: the allocator's peak allocated bytes where its statistics are
     /// available (as torch.cuda.max_memory_allocated), else the device-wide peak sampled from cudaMemGetInfo.
     /// </summary>

@@ -80,16 +80,7 @@ public static class ShapesBench
         Console.WriteLine($"{name}: training step {training.Median:F1} ms ({3.0 * flops / (training.Median * 1e-3) / 1e12:F1} TFLOP/s), " +
             $"{1000 / training.Median:F2} steps/s: {training.Describe()}");
 
-        Step();
-        Measure.Sync(device);
-        GpuProfiler.Start();
-        using (GpuProfiler.Section("total")) Step();
-        var sections = GpuProfiler.Collect();
-        GpuProfiler.Stop();
-        double total = sections.First(s => s.Name == "total").Milliseconds;
-        Console.WriteLine($"{name}: profile of one training step ({total:F1} ms; sections are the forward's, nested)");
-        foreach (var (section, ms, calls) in sections.Where(s => s.Name != "total"))
-            Console.WriteLine($"  {section,-28} {ms,9:F2} ms {ms / total * 100,6:F1} %  {calls,6} calls");
+        Measure.ProfileSections(device, $"{name}: profile of one training step (sections are the forward's)", Step, Console.WriteLine);
         denoiser.Dispose();
     }
 }

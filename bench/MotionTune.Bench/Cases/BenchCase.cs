@@ -63,21 +63,6 @@ public abstract class BenchCase
     /// <summary>Random inputs for a batch.</summary>
     public abstract object Inputs(int batch, Device device, ScalarType dtype);
 
-    /// <summary>Times one call of <paramref name="step"/> by sections (see <see cref="GpuProfiler"/>) and logs the table.</summary>
-    private void Profile(Device device, string what, Action step, Action<string> log)
-    {
-        step();
-        Measure.Sync(device);
-        GpuProfiler.Start();
-        using (GpuProfiler.Section("total")) step();
-        var sections = GpuProfiler.Collect();
-        GpuProfiler.Stop();
-        double total = sections.First(s => s.Name == "total").Milliseconds;
-        log($"{Name}: profile of one {what} ({total:F1} ms; sections nest, so shares need not add up)");
-        foreach (var (name, ms, calls) in sections.Where(s => s.Name != "total"))
-            log($"  {name,-28} {ms,9:F2} ms {ms / total * 100,6:F1} %  {calls,6} calls");
-    }
-
     /// <summary>
     /// A/B comparison of the speed switches (<see cref="Toggles"/>): one model, the sampling step (and the training step
     /// when <paramref name="train"/>) timed under each variant, with the largest difference of the variant's sampling
@@ -222,7 +207,7 @@ public abstract class BenchCase
             samplingPeak = Measure.PeakMemory(device, () => Forward(model, sampleInputs).Dispose());
         }
         if (Wants("profile"))
-            using (inference_mode()) Profile(device, "CFG sampling step", () => Forward(model, sampleInputs).Dispose(), log);
+            using (inference_mode()) Measure.ProfileSections(device, $"{Name}: profile of one CFG sampling step", () => Forward(model, sampleInputs).Dispose(), log);
         if (Wants("kernels-sample"))
             using (inference_mode())
             {
@@ -242,7 +227,7 @@ public abstract class BenchCase
                 log($"{Name}: training runs, ms [CPU enqueue ms] (GC collections/GC pause ms): {training.Describe()}");
                 log($"{Name}: CPU time of the training step by phase: {trainer.DescribeHostPhases(runs)}");
             }
-            if (Wants("profile-train")) Profile(device, "training step", trainer.Step, log);
+            if (Wants("profile-train")) Measure.ProfileSections(device, $"{Name}: profile of one training step", trainer.Step, log);
             if (Wants("kernels-train")) { trainer.Step(); ProfilerRange.Around(trainer.Step); }
             trainingPeak = Wants("train") ? Measure.PeakMemory(device, trainer.Step) : new MemoryPeak(0, "");
         }
