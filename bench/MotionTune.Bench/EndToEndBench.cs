@@ -40,8 +40,8 @@ public static class EndToEndBench
             switch (args[i])
             {
                 case "--models": models = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
-                case "--steps": steps = int.Parse(Value()); break;
-                case "--sample-steps": sampleSteps = int.Parse(Value()); break;
+                case "--steps": steps = BenchArgs.Positive("--steps", Value()); break;
+                case "--sample-steps": sampleSteps = BenchArgs.Positive("--sample-steps", Value()); break;
                 case "--json": json = Value(); break;
                 default: throw new ArgumentException($"e2e: unknown option '{args[i]}'.");
             }

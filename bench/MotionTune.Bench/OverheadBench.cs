@@ -24,14 +24,14 @@ public static class OverheadBench
             switch (args[i])
             {
                 case "--models": models = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
-                case "--runs": runs = int.Parse(Value()); break;
+                case "--runs": runs = BenchArgs.Positive("--runs", Value()); break;
                 default: throw new ArgumentException($"overhead: unknown option {args[i]}.");
             }
         }
         TorchRuntime.Initialize();
         foreach (var name in models)
         {
-            if (!cases.TryGetValue(name, out var make)) throw new ArgumentException($"--models: unknown model '{name}'.");
+            if (!cases.TryGetValue(name, out var make)) throw new ArgumentException($"--models: unknown model '{name}' (known: {string.Join(", ", cases.Keys)}).");
             var benchCase = make();
             using var scope = NewDisposeScope();
             var model = benchCase.Build(META, ScalarType.BFloat16);

@@ -23,8 +23,18 @@ public static class Program
         ["cogvideox5b"] = () => new CogVideoXCase(MotionTune.Presets.ModelPresets.CogVideoX5bTransformer),
     };
 
-    /// <summary>Entry point.</summary>
+    /// <summary>Entry point: a bad option prints its message and exits with 2.</summary>
     public static int Main(string[] args)
+    {
+        try { return Run(args); }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"motiontune-bench: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static int Run(string[] args)
     {
         if (args is ["customization", .. var rest]) return CustomizationBench.Run(rest);
         if (args is ["gemm", ..]) return GemmBench.Run(args[1..]);
@@ -113,8 +123,8 @@ public static class Program
                 o = args[i] switch
                 {
                     "--models" => o with { Models = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
-                    "--runs" => o with { Runs = int.Parse(Value()) },
-                    "--warmup" => o with { Warmup = int.Parse(Value()) },
+                    "--runs" => o with { Runs = BenchArgs.Positive("--runs", Value()) },
+                    "--warmup" => o with { Warmup = BenchArgs.NonNegative("--warmup", Value()) },
                     "--json" => o with { Json = Value() },
                     "--libtorch" => o with { LibTorch = Value() },
                     "--device" => o with { Device = Value() },
@@ -124,7 +134,6 @@ public static class Program
                     var other => throw new ArgumentException($"Unknown option {other}."),
                 };
             }
-            if (o.Runs < 1 || o.Warmup < 0) throw new ArgumentException("--runs must be at least 1 and --warmup at least 0.");
             return o;
         }
     }

@@ -30,9 +30,9 @@ public static class ShapesBench
             switch (args[i])
             {
                 case "--arch": architectures = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
-                case "--batch": batch = int.Parse(Value()); break;
-                case "--runs": runs = int.Parse(Value()); break;
-                case "--warmup": warmup = int.Parse(Value()); break;
+                case "--batch": batch = BenchArgs.Positive("--batch", Value()); break;
+                case "--runs": runs = BenchArgs.Positive("--runs", Value()); break;
+                case "--warmup": warmup = BenchArgs.NonNegative("--warmup", Value()); break;
                 case "--toggle": toggle = Value(); break;
                 default: throw new ArgumentException($"shapes: unknown option {args[i]}.");
             }
