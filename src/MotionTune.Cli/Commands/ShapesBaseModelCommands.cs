@@ -37,8 +37,10 @@ public static partial class ShapesCommand
         var noiseOffset = new Option<double>("--noise-offset") { Description = "Offset noise: std of a per-clip, per-channel constant added to the training noise (0: none).", DefaultValueFactory = _ => 0 };
         var weighting = new Option<string>("--loss-weighting") { Description = "uniform (plain MSE to the model's target) or epsilon (v errors weighted by alpha-bar: the epsilon loss).", DefaultValueFactory = _ => "uniform" };
         var set = new Option<string[]>("--set") { Description = "Replace a denoiser config key, KEY=VALUE as in config.json (e.g. patch_size=1); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var vae = new Option<string?>("--vae") { Description = "Train on the latents of this VAE folder (motiontune shapes train-vae; latte and cogvideox); the model folder carries it." };
+        var zeroSnr = new Option<bool>("--zero-terminal-snr") { Description = "Rescale the model's betas to zero terminal SNR, with v-prediction and trailing spacing." };
         var command = new Command("train", "Train a bundled ShapesWorld base model (from scratch, or continuing a folder) and write it as a diffusers-layout folder with a model card.")
-            { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, warmup, initFrom, noiseOffset, weighting, set, overwrite };
+            { arch, output, minutes, steps, batch, lr, device, seed, evalEvery, evalSamples, evalSteps, precision, ema, pool, guidance, logEvery, warmup, initFrom, noiseOffset, weighting, set, vae, zeroSnr, overwrite };
         command.SetAction(parse => Guarded(() =>
         {
             GlobalOptions.InitializeRuntime(parse);
@@ -75,6 +77,8 @@ public static partial class ShapesCommand
                 DenoiserSettings = (parse.GetValue(set) ?? []).Select(kv => kv.Split('=', 2) is [var k, var v] && k.Length > 0
                         ? KeyValuePair.Create(k.Trim(), v.Trim()) : throw new ArgumentException($"--set: '{kv}' is not KEY=VALUE."))
                     .ToDictionary(kv => kv.Key, kv => kv.Value),
+                Vae = parse.GetValue(vae),
+                ZeroTerminalSnr = parse.GetValue(zeroSnr),
                 Overwrite = parse.GetValue(overwrite),
                 Command = "motiontune " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
             };
@@ -82,6 +86,35 @@ public static partial class ShapesCommand
             PrintGates(result.Evaluation);
             AnsiConsole.MarkupLine($"model written to [bold]{Markup.Escape(result.Folder)}[/] ({result.SizeBytes / 1048576.0:F1} MiB)");
             return result.Evaluation.Passed ? 0 : 2;
+        }));
+        return command;
+    }
+
+    private static Command TrainVae()
+    {
+        var (output, overwrite, seed) = (OutOption(), OverwriteOption(), SeedOption());
+        var minutes = new Option<double?>("--minutes") { Description = "Training time budget in minutes (default 2)." };
+        var steps = new Option<int?>("--steps") { Description = "Train this many steps instead of for a time budget." };
+        var clips = new Option<int>("--clips") { Description = "Clips per step (each of their frames is a training image).", DefaultValueFactory = _ => 16 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 1e-3 };
+        var kl = new Option<double>("--kl-weight") { Description = "Weight of the KL term per latent value against the pixel MSE.", DefaultValueFactory = _ => 1e-4 };
+        var channels = new Option<int>("--latent-channels") { Description = "Latent channels.", DefaultValueFactory = _ => 4 };
+        var evalClips = new Option<int>("--eval-clips") { Description = "Held-out clips reconstructed and read at the end.", DefaultValueFactory = _ => 64 };
+        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto.", DefaultValueFactory = _ => "auto" };
+        var command = new Command("train-vae", "Train the small KL VAE (24 x 24 frames to 6 x 6 latents) that latent-space ShapesWorld base models are trained on (shapes train --vae).")
+            { output, minutes, steps, clips, lr, kl, channels, evalClips, device, seed, overwrite };
+        command.SetAction(parse => Guarded(() =>
+        {
+            GlobalOptions.InitializeRuntime(parse);
+            var result = ShapesVae.Train(new VaeTrainingOptions
+            {
+                Output = parse.GetValue(output)!, Minutes = parse.GetValue(minutes), Steps = parse.GetValue(steps), Clips = parse.GetValue(clips),
+                LearningRate = parse.GetValue(lr), KlWeight = parse.GetValue(kl), LatentChannels = parse.GetValue(channels),
+                EvalClips = parse.GetValue(evalClips), Device = TorchRuntime.ParseDevice(parse.GetValue(device)), Seed = parse.GetValue(seed),
+                Overwrite = parse.GetValue(overwrite), Command = "motiontune " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+            }, line => { Console.WriteLine(line); Console.Out.Flush(); });
+            AnsiConsole.MarkupLine($"VAE written to [bold]{Markup.Escape(result.Folder)}[/]: {Markup.Escape(result.Reconstruction.Summary())}");
+            return 0;
         }));
         return command;
     }

@@ -24,6 +24,7 @@ public static partial class ShapesCommand
         command.Subcommands.Add(Score());
         command.Subcommands.Add(Bench());
         command.Subcommands.Add(Train());
+        command.Subcommands.Add(TrainVae());
         command.Subcommands.Add(EvaluateBase());
         command.Subcommands.Add(BenchBase());
         command.Subcommands.Add(Sweep());

@@ -193,7 +193,7 @@ public sealed class VideoPipeline : IDisposable
     /// <summary>
     /// Optional <c>"_motiontune_defaults"</c> in model_index.json (frames, height, width, steps, guidance_scale,
     /// recommended_tau) for
-    /// models whose diffusers pipeline has no such defaults (the bundled pixel-space models).
+    /// models whose diffusers pipeline has no such defaults (the bundled ShapesWorld models).
     /// </summary>
     private static PipelineDefaults ReadDefaultOverrides(string indexPath, PipelineDefaults defaults)
     {

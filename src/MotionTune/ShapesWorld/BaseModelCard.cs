@@ -21,8 +21,18 @@ public static class BaseModelCard
 
         Line($"# MotionTune ShapesWorld base model: {name}");
         Line($"");
-        Line($"A small {Describe(spec)} trained from scratch on ShapesWorld (`docs/shapesworld.md`), in pixel space: it generates");
-        Line($"{d.Frames} frames of {d.Width} x {d.Height} RGB directly (no VAE). It is built from the same classes as the full-size");
+        if (spec.Vae is { } vae)
+        {
+            int side = d.Height / spec.SpatialCompression;
+            Line($"A small {Describe(spec)} trained from scratch on ShapesWorld (`docs/shapesworld.md`), on the latents of a small KL VAE");
+            Line($"(`vae/`, diffusers AutoencoderKL, {vae.LatentChannels} x {side} x {side} per frame, trained beforehand with `motiontune shapes train-vae`;");
+            Line($"its card is `vae/README.md`): it generates {d.Frames} frames of {d.Width} x {d.Height} RGB. It is built from the same classes as the full-size");
+        }
+        else
+        {
+            Line($"A small {Describe(spec)} trained from scratch on ShapesWorld (`docs/shapesworld.md`), in pixel space: it generates");
+            Line($"{d.Frames} frames of {d.Width} x {d.Height} RGB directly (no VAE). It is built from the same classes as the full-size");
+        }
         Line($"model (`{spec.DenoiserClass}`), with a small transformers `CLIPTextModel` text encoder trained jointly and a CLIP BPE");
         Line($"tokenizer whose merges make every ShapesWorld caption word one token. Load it with `VideoPipeline.FromPretrained`.");
         Line($"");
@@ -32,6 +42,8 @@ public static class BaseModelCard
         Line($"| text encoder | `text_encoder/` CLIPTextModel ({spec.TextConfig.NumHiddenLayers} layers, width {spec.TextConfig.HiddenSize}), {textParameters:N0} parameters |");
         Line($"| tokenizer | `tokenizer/` CLIPTokenizer, {spec.TextConfig.VocabSize} tokens, {spec.MaxLength} positions |");
         Line($"| scheduler | `scheduler/` {spec.Scheduler.ClassName}: {spec.Scheduler.BetaSchedule}, {spec.Scheduler.PredictionType}, {spec.Scheduler.TimestepSpacing} spacing{(spec.Scheduler.RescaleBetasZeroSnr ? ", zero terminal SNR" : "")} |");
+        if (spec.Vae is { } v)
+            Line($"| VAE | `vae/` AutoencoderKL ({string.Join("/", v.BlockOutChannels)} channels, factor {spec.SpatialCompression}, scaling factor {v.ScalingFactor}), frozen during training, float32 |");
         Line($"| weights | fp16 safetensors, {result.SizeBytes / 1048576.0:F1} MiB in all |");
         Line($"| defaults | {d.Frames} frames, {d.Width} x {d.Height}, {d.Steps} DDIM steps, guidance {d.GuidanceScale} |");
         Line($"");

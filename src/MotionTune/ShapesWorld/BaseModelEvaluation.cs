@@ -16,19 +16,26 @@ namespace MotionTune.ShapesWorld;
 /// <param name="Defaults">Frames, size, steps and guidance when the options leave them unset.</param>
 /// <param name="Device">Where the denoiser runs.</param>
 /// <param name="DType">The latents' dtype (the denoiser's).</param>
-/// <param name="Decode">Latents (B, C, F, H, W) to (B, F, H, W, 3) uint8 frames on the CPU.</param>
+/// <param name="Autoencoder">The latent space (<see cref="PixelSpace"/> for the pixel-space models); not owned.</param>
 public sealed record SamplingModel(IVideoDenoiser Denoiser, DdimScheduler Scheduler, IPromptEncoder Text, PipelineDefaults Defaults,
-    Device Device, ScalarType DType, Func<Tensor, Tensor> Decode)
+    Device Device, ScalarType DType, IVideoAutoencoder Autoencoder)
 {
     /// <summary>The parts of a loaded pipeline.</summary>
     public static SamplingModel Of(VideoPipeline pipeline) =>
-        new(pipeline.Denoiser, pipeline.Scheduler, pipeline.Text, pipeline.Defaults, pipeline.Device, pipeline.DType, pipeline.DecodeLatents);
+        new(pipeline.Denoiser, pipeline.Scheduler, pipeline.Text, pipeline.Defaults, pipeline.Device, pipeline.DType, pipeline.Autoencoder);
 
-    /// <summary>Pixel-space decoding: [-1, 1] to uint8, channels last, on the CPU.</summary>
-    public static Tensor DecodePixels(Tensor latents)
+    /// <summary>The latent shape (C, f, h, w) of a clip at the default size.</summary>
+    public long[] LatentShape()
+    {
+        int scale = Autoencoder.SpatialCompression;
+        return [Autoencoder.LatentChannels, Autoencoder.LatentFrames(Defaults.Frames), Defaults.Height / scale, Defaults.Width / scale];
+    }
+
+    /// <summary>Latents (B, C, f, h, w) to (B, F, H, W, 3) uint8 frames on the CPU.</summary>
+    public Tensor Decode(Tensor latents)
     {
         using var scope = NewDisposeScope();
-        var frames = latents.to(ScalarType.Float32).add(1.0).mul(127.5).clamp(0, 255).round().to(ScalarType.Byte);
+        var frames = Autoencoder.Decode(latents).to(ScalarType.Float32).add(1.0).mul(127.5).clamp(0, 255).round().to(ScalarType.Byte);
         return frames.permute(0, 2, 3, 4, 1).contiguous().cpu().MoveToOuterDisposeScope();
     }
 }
@@ -186,7 +193,7 @@ public static class BaseModelEvaluation
         var noise = seeds.Select(seed =>
         {
             var generator = new Generator((ulong)seed, CPU);
-            return randn([1, 3, d.Frames, d.Height, d.Width], ScalarType.Float32, CPU, generator: generator);
+            return randn([1, .. model.LatentShape()], ScalarType.Float32, CPU, generator: generator);
         }).ToArray();
         var latents = cat(noise).to(model.DType, model.Device);
         model.Scheduler.SetTimesteps(steps);

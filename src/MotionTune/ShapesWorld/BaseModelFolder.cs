@@ -12,8 +12,8 @@ namespace MotionTune.ShapesWorld;
 /// Writes a bundled base model as a diffusers pipeline folder that <see cref="VideoPipeline.FromPretrained"/> (and, for
 /// its parts, diffusers and transformers) load: <c>model_index.json</c> with <c>"_motiontune_defaults"</c>,
 /// <c>scheduler/</c>, <c>tokenizer/</c>, <c>text_encoder/</c> (a transformers <c>CLIPTextModel</c>) and <c>unet/</c> or
-/// <c>transformer/</c>, weights in fp16 safetensors sharded at <see cref="MaxShardBytes"/>. No <c>vae/</c>: the denoiser
-/// works on pixels.
+/// <c>transformer/</c>, weights in fp16 safetensors sharded at <see cref="MaxShardBytes"/>; <c>vae/</c> (float32) for a
+/// latent-space model, none for a pixel-space one.
 /// </summary>
 public static class BaseModelFolder
 {
@@ -22,11 +22,15 @@ public static class BaseModelFolder
 
     /// <summary>
     /// Writes the pipeline's files into <paramref name="folder"/> (which should be empty; the caller stages it). Weights
-    /// are stored in <paramref name="storage"/> (fp16 by default), shards at most <paramref name="maxShardBytes"/>.
+    /// are stored in <paramref name="storage"/> (fp16 by default), shards at most <paramref name="maxShardBytes"/>; the
+    /// <paramref name="vae"/> of a latent-space spec in float32 (it is small, and its decoder draws the final pixels).
     /// </summary>
     public static void Write(string folder, BaseModelSpec spec, nn.Module denoiser, CLIPTextModel textEncoder, PipelineDefaults defaults,
-        TrainingRecord? training = null, ScalarType storage = ScalarType.Float16, long maxShardBytes = MaxShardBytes)
+        TrainingRecord? training = null, Models.Autoencoders.AutoencoderKL? vae = null, ScalarType storage = ScalarType.Float16,
+        long maxShardBytes = MaxShardBytes)
     {
+        if ((spec.Vae is null) != (vae is null))
+            throw new ArgumentException(spec.Vae is null ? "A pixel-space spec takes no VAE." : "A latent-space spec needs its VAE.", nameof(vae));
         Directory.CreateDirectory(folder);
         var index = new JsonObject
         {
@@ -42,7 +46,7 @@ public static class BaseModelFolder
             ["text_encoder"] = new JsonArray("transformers", "CLIPTextModel"),
             ["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer"),
             [spec.DenoiserComponent] = new JsonArray("diffusers", spec.DenoiserClass),
-            ["vae"] = new JsonArray(null, null),
+            ["vae"] = vae is null ? new JsonArray(null, null) : new JsonArray("diffusers", "AutoencoderKL"),
         };
         AtomicFile.WriteAllText(Path.Combine(folder, "model_index.json"), index.ToJsonString(ConfigFile.JsonOptions));
 
@@ -62,6 +66,13 @@ public static class BaseModelFolder
         var model = Directory.CreateDirectory(Path.Combine(folder, spec.DenoiserComponent)).FullName;
         AtomicFile.WriteAllText(Path.Combine(model, "config.json"), ConfigJson(spec.DenoiserConfig, spec.DenoiserClass).ToJsonString(ConfigFile.JsonOptions));
         SaveWeights(denoiser, model, "diffusion_pytorch_model", storage, maxShardBytes);
+
+        if (vae is not null)
+        {
+            var vaeFolder = Directory.CreateDirectory(Path.Combine(folder, "vae")).FullName;
+            AtomicFile.WriteAllText(Path.Combine(vaeFolder, "config.json"), ConfigJson(vae.Config, "AutoencoderKL").ToJsonString(ConfigFile.JsonOptions));
+            SaveWeights(vae, vaeFolder, "diffusion_pytorch_model", ScalarType.Float32, maxShardBytes);
+        }
     }
 
     /// <summary>
@@ -107,6 +118,7 @@ public static class BaseModelFolder
         Same(Path.Combine(spec.DenoiserComponent, "config.json"), ConfigJson(spec.DenoiserConfig, spec.DenoiserClass));
         Same(Path.Combine("text_encoder", "config.json"), ConfigJson(spec.TextConfig, null));
         Same(Path.Combine("scheduler", "scheduler_config.json"), ConfigJson(spec.Scheduler, spec.Scheduler.ClassName));
+        if (spec.Vae is not null) Same(Path.Combine("vae", "config.json"), ConfigJson(spec.Vae, "AutoencoderKL"));
         StateDictLoader.LoadFolder(denoiser, Path.Combine(root, spec.DenoiserComponent));
         StateDictLoader.LoadFolder(textEncoder, Path.Combine(root, "text_encoder"), Pretrained.ClipLoadOptions);
         return TrainingRecord.Read(root);
@@ -116,7 +128,7 @@ public static class BaseModelFolder
     public static long SizeOnDisk(string folder) =>
         Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
 
-    private static void SaveWeights(nn.Module module, string folder, string stem, ScalarType storage, long maxShardBytes)
+    internal static void SaveWeights(nn.Module module, string folder, string stem, ScalarType storage, long maxShardBytes)
     {
         using var scope = NewDisposeScope();
         var tensors = module.state_dict()

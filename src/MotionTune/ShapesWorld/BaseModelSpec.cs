@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MotionTune.Customization;
 using MotionTune.IO;
+using MotionTune.Models.Autoencoders;
 using MotionTune.Models.Layers;
 using MotionTune.Models.TextEncoders;
 using MotionTune.Models.Transformers;
@@ -15,7 +16,8 @@ namespace MotionTune.ShapesWorld;
 /// <summary>
 /// Everything that defines one bundled ShapesWorld base model before training: its denoiser config (a real config of
 /// the full-size model's class, only smaller), the small CLIP text encoder trained with it, the scheduler (the full-size
-/// model's DDIM settings) and the sampling defaults. Pixel space: the denoiser sees 3 channels in [-1, 1], no VAE.
+/// model's DDIM settings) and the sampling defaults. Pixel space (the denoiser sees 3 channels in [-1, 1]) unless
+/// <see cref="Vae"/> is set (<see cref="InLatentSpace"/>).
 /// </summary>
 public sealed record BaseModelSpec
 {
@@ -35,6 +37,10 @@ public sealed record BaseModelSpec
     public required DdimSchedulerConfig Scheduler { get; init; }
     /// <summary>Sampling defaults (frames, size, steps, guidance), written as <c>_motiontune_defaults</c>.</summary>
     public required PipelineDefaults Defaults { get; init; }
+    /// <summary>The VAE whose latents the denoiser works on, or null in pixel space.</summary>
+    public AutoencoderKLConfig? Vae { get; init; }
+    /// <summary>Pixels per latent along height and width (1 in pixel space).</summary>
+    public int SpatialCompression => Vae is null ? 1 : 1 << (Vae.BlockOutChannels.Length - 1);
     /// <summary>Token length of prompts (the tokenizer's <c>model_max_length</c> and the text encoder's positions).</summary>
     public int MaxLength => TextConfig.MaxPositionEmbeddings;
 
@@ -47,12 +53,12 @@ public sealed record BaseModelSpec
         _ => throw new NotSupportedException($"No denoiser for config {DenoiserConfig.GetType().Name}."),
     };
 
-    /// <summary>The sampler-facing view of a denoiser built from this spec (pixel space: no VAE scaling).</summary>
-    public static IVideoDenoiser Wrap(nn.Module denoiser) => denoiser switch
+    /// <summary>The sampler-facing view of a denoiser built from a spec of VAE factor <paramref name="spatialCompression"/>.</summary>
+    public static IVideoDenoiser Wrap(nn.Module denoiser, int spatialCompression = 1) => denoiser switch
     {
         UNet3DConditionModel unet => new UNet3DDenoiser(unet),
         LatteTransformer3DModel latte => new LatteDenoiser(latte),
-        CogVideoXTransformer3DModel cog => new CogVideoXDenoiser(cog, 1),
+        CogVideoXTransformer3DModel cog => new CogVideoXDenoiser(cog, spatialCompression),
         _ => throw new NotSupportedException($"{denoiser.GetType().Name} is not a video denoiser."),
     };
 
@@ -99,15 +105,50 @@ public sealed record BaseModelSpec
         return variant;
     }
 
+    /// <summary>
+    /// This spec working on the latents of <paramref name="vae"/> (as the full-size Latte and CogVideoX do) instead of
+    /// pixels: the denoiser's channels and sample size become the latent ones and a transformer's patches one latent
+    /// cell, so each token is one cell and the VAE's convolutional decoder draws what lies inside it.
+    /// </summary>
+    public BaseModelSpec InLatentSpace(AutoencoderKLConfig vae)
+    {
+        int factor = 1 << (vae.BlockOutChannels.Length - 1);
+        if (Defaults.Height % factor != 0 || Defaults.Width % factor != 0)
+            throw new ArgumentException($"A VAE of factor {factor} does not divide {Defaults.Width} x {Defaults.Height} frames.");
+        int side = Defaults.Height / factor;
+        int channels = vae.LatentChannels;
+        ModelConfig config = DenoiserConfig switch
+        {
+            LatteTransformer3DConfig latte => latte with { InChannels = channels, OutChannels = channels, SampleSize = side, PatchSize = 1 },
+            CogVideoXTransformer3DConfig cog => cog with { InChannels = channels, OutChannels = channels, SampleHeight = side, SampleWidth = side, PatchSize = 1 },
+            // A side that its levels do not halve evenly (6 → 3 → 2) is fine: the up path matches the skips' sizes.
+            UNet3DConditionConfig unet => unet with { InChannels = channels, OutChannels = channels, SampleSize = side },
+            _ => throw new NotSupportedException($"{DenoiserConfig.GetType().Name} has no latent-space variant."),
+        };
+        return this with { DenoiserConfig = config, Vae = vae };
+    }
+
+    /// <summary>
+    /// This spec under its own betas rescaled to zero terminal SNR, with v-prediction and trailing spacing (the
+    /// transformers' schedule). Under ModelScope's ε schedule the noisiest training input still shows the clip faintly
+    /// (√ᾱ_T ≈ 0.07), path included, so the UNet can learn to read the motion from x_t rather than from the caption.
+    /// </summary>
+    public BaseModelSpec WithZeroTerminalSnr() => Scheduler.RescaleBetasZeroSnr ? this : this with
+    {
+        Scheduler = BaseModels.ZeroTerminalSnr(Scheduler.BetaSchedule, Scheduler.BetaStart, Scheduler.BetaEnd),
+    };
+
     /// <summary>How the full-size model's pipeline encodes prompts (applied to the small CLIP encoder).</summary>
     public PromptEncodingRules PromptRules => PromptEncodingRules.For(Architecture);
 }
 
 /// <summary>
-/// The bundled ShapesWorld base models: a small ModelScope-style UNet3D, a small Latte and a small CogVideoX, each in
-/// pixel space at 16 frames of 24 x 24, with a small CLIP text encoder over <see cref="ShapesTokenizer"/>'s vocabulary.
-/// Sized so that training reaches the quality gates in minutes on one GPU, all three fit the repository (fp16, under
-/// 60 MiB together), and CPU sampling and customization are quick (see docs/shapesworld.md for the measurements).
+/// The ShapesWorld base-model designs: a small ModelScope-style UNet3D, a small Latte and a small CogVideoX at 16 frames
+/// of 24 x 24, with a small CLIP text encoder over <see cref="ShapesTokenizer"/>'s vocabulary. These are the pixel-space
+/// specs; the bundled folders are their latent variants on the ShapesWorld VAE (<see cref="BaseModelSpec.InLatentSpace"/>,
+/// the UNet also with <see cref="BaseModelSpec.WithZeroTerminalSnr"/>; models/README.md). Sized so that training reaches
+/// the quality gates in minutes on one GPU, all three fit the repository, and CPU sampling and customization are quick
+/// (see docs/shapesworld.md for the measurements).
 /// </summary>
 public static class BaseModels
 {
@@ -131,7 +172,7 @@ public static class BaseModels
     /// <summary>The command-line name of an architecture.</summary>
     public static string Name(Architecture architecture) => architecture.ToString().ToLowerInvariant();
 
-    /// <summary>The spec of an architecture's bundled model.</summary>
+    /// <summary>The pixel-space spec of an architecture (the bundled model is its latent variant; see the class remarks).</summary>
     public static BaseModelSpec Spec(Architecture architecture) => architecture switch
     {
         Architecture.ModelScope => ModelScope(),
@@ -169,7 +210,7 @@ public static class BaseModels
     /// terminal SNR, which keeps a sample's mean near the noise's; the small Latte-style model trained with it read 80 % of
     /// backgrounds right and 6 % of motions on held-out captions, and 100 % and 31 % with this schedule.
     /// </summary>
-    private static DdimSchedulerConfig ZeroTerminalSnr(string betaSchedule, double betaStart, double betaEnd) => new()
+    internal static DdimSchedulerConfig ZeroTerminalSnr(string betaSchedule, double betaStart, double betaEnd) => new()
     {
         BetaSchedule = betaSchedule, BetaStart = betaStart, BetaEnd = betaEnd, ClipSample = false, SetAlphaToOne = true,
         StepsOffset = 0, PredictionType = "v_prediction", TimestepSpacing = "trailing", RescaleBetasZeroSnr = true,

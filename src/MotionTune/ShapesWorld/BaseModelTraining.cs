@@ -80,6 +80,17 @@ public sealed record BaseTrainingOptions
     /// decide it. 0: plain noise.
     /// </summary>
     public double NoiseOffset { get; init; }
+    /// <summary>
+    /// A VAE folder (<c>motiontune shapes train-vae</c>): the denoiser learns its latents instead of pixels
+    /// (<see cref="BaseModelSpec.InLatentSpace"/>), and the folder written carries it as <c>vae/</c>. A continued run
+    /// takes the VAE of <see cref="InitFrom"/> instead. Null: pixel space.
+    /// </summary>
+    public string? Vae { get; init; }
+    /// <summary>
+    /// Train under the spec's betas rescaled to zero terminal SNR with v-prediction and trailing spacing instead of the
+    /// spec's own schedule (for the ModelScope-style model, whose ε schedule leaves the clip faintly visible in x_T).
+    /// </summary>
+    public bool ZeroTerminalSnr { get; init; }
     /// <summary>The command line, for the model card.</summary>
     public string? Command { get; init; }
 }
@@ -146,7 +157,19 @@ public static class BaseModelTraining
             "fp32" => ScalarType.Float32,
             var other => throw new ArgumentException($"Precision '{other}' is not bf16, fp32 or auto."),
         };
-        var spec = BaseModels.Spec(options.Architecture).WithDenoiserSettings(options.DenoiserSettings);
+        // The VAE comes from the folder continued, or from --vae; it is frozen and runs in float32.
+        var vaeFolder = options.InitFrom is { } init && Directory.Exists(Path.Combine(init, "vae")) ? Path.Combine(init, "vae") : options.Vae;
+        using var vae = vaeFolder is null ? null : Models.Autoencoders.AutoencoderKL.FromPretrained(vaeFolder, device, ScalarType.Float32);
+        if (vae is not null)
+        {
+            vae.FramesPerSlice = int.MaxValue;
+            foreach (var p in vae.parameters()) p.requires_grad_(false);
+        }
+        var spec = BaseModels.Spec(options.Architecture);
+        if (options.ZeroTerminalSnr) spec = spec.WithZeroTerminalSnr();
+        if (vae is not null) spec = spec.InLatentSpace(vae.Config);
+        spec = spec.WithDenoiserSettings(options.DenoiserSettings);
+        IVideoAutoencoder space = vae is null ? new PixelSpace() : new FrameVae(vae);
         double peakLr = options.LearningRate ?? (options.Architecture == Architecture.ModelScope ? 5e-4 : 3e-4);
         double budgetSeconds = options.Steps is null ? (options.Minutes ?? 8) * 60 : double.PositiveInfinity;
         var rules = spec.PromptRules;
@@ -186,7 +209,7 @@ public static class BaseModelTraining
         foreach (var p in working) p.requires_grad_(true);
         using var weights = new TrainableWeights(working, options.EmaDecay > 0);
         using var optimizer = new Customization.AdamW([weights.Master], weightDecay: options.WeightDecay);
-        var model = BaseModelSpec.Wrap(denoiser);
+        var model = BaseModelSpec.Wrap(denoiser, spec.SpatialCompression);
         var scheduler = DdimScheduler.Create(spec.Scheduler);
         using var alphas = tensor(scheduler.AlphasCumprod.ToArray(), ScalarType.Float64).to(scheduler.AlphasCumprodDtype).to(ScalarType.Float32, device);
         long denoiserParameters = denoiser.parameters().Sum(p => p.numel()), textParameters = text.parameters().Sum(p => p.numel());
@@ -226,7 +249,9 @@ public static class BaseModelTraining
             using (NewDisposeScope())
             {
                 var indices = randint(0, clips.Count, [batch], ScalarType.Int64, device);
-                var (x0, ids, mask) = clips.Batch(indices);
+                var (pixels, ids, mask) = clips.Batch(indices);
+                // Latents as the training scripts of latent models take them: a sample of the posterior, scaled.
+                var x0 = vae is null ? pixels : EncodeForTraining(vae, pixels);
                 var t = randint(0, scheduler.AlphasCumprod.Count, [batch], ScalarType.Int64, device);
                 var noise = randn_like(x0);
                 if (options.NoiseOffset > 0) noise.add_(randn([batch, x0.shape[1], 1, 1, 1], device: device).mul_(options.NoiseOffset));
@@ -290,7 +315,7 @@ public static class BaseModelTraining
             if (options.EvalEvery > 0 && step % options.EvalEvery == 0)
             {
                 trainClock.Stop();
-                var quick = EvaluateInMemory(weights, weights.Ema is not null, spec, denoiser, text, tokenizer, rules, device, dtype,
+                var quick = EvaluateInMemory(weights, weights.Ema is not null, spec, denoiser, text, tokenizer, rules, space, device, dtype,
                     new BaseEvaluationOptions { Samples = Math.Max(8, options.EvalSamples / 4), Seed = options.Seed + 1000, Steps = options.EvalSteps });
                 log($"eval at step {step} ({(weights.Ema is null ? "raw" : "ema")} weights, {quick.Accuracy.Clips} clips, {quick.Seconds:F0} s): {quick.Summary()}");
                 trainClock.Start();
@@ -311,7 +336,7 @@ public static class BaseModelTraining
         foreach (bool ema in weights.Ema is null ? new[] { false } : [true, false])
             foreach (double guidance in options.GuidanceCandidates)
             {
-                var evaluation = EvaluateInMemory(weights, ema, spec, denoiser, text, tokenizer, rules, device, dtype,
+                var evaluation = EvaluateInMemory(weights, ema, spec, denoiser, text, tokenizer, rules, space, device, dtype,
                     new BaseEvaluationOptions { Samples = options.EvalSamples, Seed = options.Seed + 1, GuidanceScale = guidance, Steps = options.EvalSteps });
                 candidates.Add((ema ? "ema" : "raw", evaluation));
                 log($"candidate {(ema ? "ema" : "raw")} weights, guidance {guidance}: {evaluation.Summary()}");
@@ -326,7 +351,9 @@ public static class BaseModelTraining
         {
             denoiser.eval();
             text.eval();
-            BaseModelFolder.Write(staging, spec with { Defaults = defaults }, denoiser, text, defaults, record);
+            BaseModelFolder.Write(staging, spec with { Defaults = defaults }, denoiser, text, defaults, record, vae);
+            if (vaeFolder is not null && File.Exists(Path.Combine(vaeFolder, "README.md")))
+                File.Copy(Path.Combine(vaeFolder, "README.md"), Path.Combine(staging, "vae", "README.md"));
             using (var pipeline = VideoPipeline.FromPretrained(staging, device, dtype))
                 final = BaseModelEvaluation.Evaluate(SamplingModel.Of(pipeline), new BaseEvaluationOptions { Samples = options.EvalSamples, Seed = options.Seed + 2, Steps = options.EvalSteps });
             log($"written folder, evaluated on {final.Accuracy.Clips} new held-out captions: {final.Summary()}");
@@ -377,6 +404,13 @@ public static class BaseModelTraining
         return tower.final_layer_norm.forward(states[^1]).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Pixels (B, 3, F, H, W) to scaled latents, a posterior sample per frame, without gradients.</summary>
+    private static Tensor EncodeForTraining(Models.Autoencoders.AutoencoderKL vae, Tensor pixels)
+    {
+        using var _ = no_grad();
+        return vae.EncodeVideo(pixels, sample: true);
+    }
+
     /// <summary>
     /// Starts the denoiser's output layer at zero, as the original training code of diffusion UNets and DiTs does, so
     /// the untrained model predicts zeros instead of large random values.
@@ -397,9 +431,9 @@ public static class BaseModelTraining
 
     /// <summary>Evaluates the model in memory with the EMA or raw weights, then puts the master weights back.</summary>
     private static BaseEvaluation EvaluateInMemory(TrainableWeights weights, bool ema, BaseModelSpec spec, nn.Module denoiser, CLIPTextModel text,
-        TextTokenizer tokenizer, PromptEncodingRules rules, Device device, ScalarType dtype, BaseEvaluationOptions options)
+        TextTokenizer tokenizer, PromptEncodingRules rules, IVideoAutoencoder space, Device device, ScalarType dtype, BaseEvaluationOptions options)
     {
-        var model = BaseModelSpec.Wrap(denoiser);
+        var model = BaseModelSpec.Wrap(denoiser, spec.SpatialCompression);
         var modules = new nn.Module[] { denoiser, text };
         foreach (var m in modules) m.eval();
         weights.Publish(ema);
@@ -407,7 +441,7 @@ public static class BaseModelTraining
         {
             // The prompt encoder wraps the training text model; it is not disposed here (that would free the model).
             var prompts = new PromptEncoder(tokenizer, text, rules, spec.MaxLength);
-            var sampling = new SamplingModel(model, DdimScheduler.Create(spec.Scheduler), prompts, spec.Defaults, device, dtype, SamplingModel.DecodePixels);
+            var sampling = new SamplingModel(model, DdimScheduler.Create(spec.Scheduler), prompts, spec.Defaults, device, dtype, space);
             return BaseModelEvaluation.Evaluate(sampling, options);
         }
         finally
@@ -443,6 +477,8 @@ public static class BaseModelTraining
         if (o.WarmupSteps < 0) problems.Add($"warm-up steps must not be negative, got {o.WarmupSteps}");
         if (o.NoiseOffset is < 0 or >= 1) problems.Add($"noise offset must be in [0, 1), got {o.NoiseOffset}");
         if (o.InitFrom is { } from && !Directory.Exists(from)) problems.Add($"--init-from: no folder {Path.GetFullPath(from)}");
+        if (o.Vae is { } vae && o.InitFrom is not null) problems.Add("--vae is for a run from scratch; a continued run keeps the VAE of --init-from");
+        if (o.Vae is { } folder && !File.Exists(Path.Combine(folder, "config.json"))) problems.Add($"--vae: no VAE config at {Path.Combine(Path.GetFullPath(folder), "config.json")}");
         if (problems.Count > 0) throw new ArgumentException($"Base-model training: {string.Join("; ", problems)}.");
     }
 }

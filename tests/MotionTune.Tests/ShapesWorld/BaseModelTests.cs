@@ -131,7 +131,7 @@ public sealed class BaseModelTests : IDisposable
         var rules = spec.PromptRules;
         var tokenizer = TextTokenizer.FromFolder(Path.Combine(folder, "tokenizer"));
         var original = new SamplingModel(BaseModelSpec.Wrap(denoiser), DdimScheduler.Create(spec.Scheduler),
-            new PromptEncoder(tokenizer, text, rules, spec.MaxLength), spec.Defaults, CPU, ScalarType.Float32, SamplingModel.DecodePixels);
+            new PromptEncoder(tokenizer, text, rules, spec.MaxLength), spec.Defaults, CPU, ScalarType.Float32, new PixelSpace());
         var loaded = SamplingModel.Of(pipeline);
         manual_seed(5);
         var latents = randn([1, 3, 16, 24, 24]);

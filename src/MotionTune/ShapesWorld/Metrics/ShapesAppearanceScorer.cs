@@ -9,7 +9,7 @@ namespace MotionTune.ShapesWorld.Metrics;
 /// prompt's value of each attribute (<see cref="AppearanceMetrics.Alignment"/>), averaged over the attributes the edit
 /// changes (<see cref="ForEdit"/>; all three without an edit), × 100. Only the edited attributes, because the probe asks
 /// whether the edit took hold: the others were already right in the original video, and a model's weakness at one of
-/// them (the bundled transformers draw shapes poorly) would otherwise read as a failed edit. The prompt must be a
+/// them would otherwise read as a failed edit. The prompt must be a
 /// ShapesWorld caption; optical flow uses <see cref="EditScorer.FlowGridSpacing"/>.
 /// </summary>
 public sealed class ShapesAppearanceScorer : IAppearanceScorer
