@@ -1,3 +1,5 @@
+using System.CommandLine;
+using MotionTune.Cli.Commands;
 using MotionTune.Customization;
 using MotionTune.IO;
 using MotionTune.Models.Autoencoders;
@@ -127,5 +129,18 @@ public sealed class LatentBaseModelTests : IDisposable
         Assert.Contains("--vae", error.Message);
         Assert.Throws<ArgumentException>(() => BaseModelTraining.Run(Options(Path.Combine(_dir, "third")) with { Vae = Path.Combine(_dir, "nowhere") }, _ => { }));
         Assert.False(Directory.Exists(Path.Combine(_dir, "third")));
+    }
+
+    [Fact]
+    public void TrainVaeCommandRunsAndRejectsBadOptions()
+    {
+        var root = new RootCommand { GlobalOptions.LibTorch };
+        root.Subcommands.Add(ShapesCommand.Create());
+        var vae = Path.Combine(_dir, "cli-vae");
+        Assert.Equal(0, root.Parse(["shapes", "train-vae", "--out", vae, "--steps", "1", "--clips", "1", "--eval-clips", "1", "--device", "cpu"]).Invoke());
+        Assert.True(File.Exists(Path.Combine(vae, "config.json")));
+        Assert.Equal(1, root.Parse(["shapes", "train-vae", "--out", Path.Combine(_dir, "x"), "--steps", "1", "--clips", "0", "--device", "cpu"]).Invoke());
+        Assert.Equal(1, root.Parse(["shapes", "train", "--arch", "latte", "--out", Path.Combine(_dir, "x"), "--steps", "1", "--vae", Path.Combine(_dir, "nowhere"), "--device", "cpu"]).Invoke());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "x")));
     }
 }
