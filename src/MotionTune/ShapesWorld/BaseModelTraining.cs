@@ -141,8 +141,7 @@ public static class BaseModelTraining
         log ??= Console.WriteLine;
         Validate(options);
         var output = Path.GetFullPath(options.Output);
-        if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any() && !options.Overwrite)
-            throw new IOException($"{output} already exists and is not empty; choose another folder or pass --overwrite.");
+        StagedFolder.CheckTarget(output, options.Overwrite);
 
         var total = Stopwatch.StartNew();
         var device = options.Device ?? Runtime.TorchRuntime.DefaultDevice;

@@ -89,8 +89,7 @@ public static class ShapesVae
         log ??= Console.WriteLine;
         Validate(options);
         var output = Path.GetFullPath(options.Output);
-        if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any() && !options.Overwrite)
-            throw new IOException($"{output} already exists and is not empty; choose another folder or pass --overwrite.");
+        StagedFolder.CheckTarget(output, options.Overwrite);
         var device = options.Device ?? Runtime.TorchRuntime.DefaultDevice;
         manual_seed(options.Seed);
         var config = Config(options.LatentChannels);

@@ -4,6 +4,17 @@ namespace MotionTune.ShapesWorld;
 internal static class StagedFolder
 {
     /// <summary>
+    /// Fails early, before any work, when <see cref="Write"/> would refuse <paramref name="target"/>: it exists and is
+    /// not empty and <paramref name="overwrite"/> is off.
+    /// </summary>
+    public static void CheckTarget(string target, bool overwrite)
+    {
+        var full = Path.GetFullPath(target);
+        if (!overwrite && Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+            throw new IOException($"{full} already exists and is not empty; choose another folder or pass --overwrite.");
+    }
+
+    /// <summary>
     /// Runs <paramref name="fill"/> on a temporary folder beside <paramref name="target"/>, then puts it in place.
     /// An existing non-empty target is an error unless <paramref name="overwrite"/>, when it is replaced.
     /// </summary>
