@@ -48,17 +48,18 @@ public sealed class CogVideoXBlock : nn.Module
         using var scope = NewDisposeScope();
         long textLength = encoderHiddenStates.shape[1];
 
-        // 1. Attention
+        // 1. Attention. The joint outputs are split in one operation rather than sliced twice: autograd then joins the two
+        // parts' gradients with one copy, where two slices would each fill a zero tensor of the whole sequence.
         var (video, text, gate, textGate) = norm1.forward(hiddenStates, encoderHiddenStates, temb);
-        var attention = Attend(cat([text, video], 1), rotary);
-        var h = addcmul(hiddenStates, gate, attention[TensorIndex.Colon, TensorIndex.Slice(textLength)], 1);
-        var e = addcmul(encoderHiddenStates, textGate, attention[TensorIndex.Colon, TensorIndex.Slice(0, textLength)], 1);
+        var attention = Attend(cat([text, video], 1), rotary).split([textLength, hiddenStates.shape[1]], 1);
+        var h = addcmul(hiddenStates, gate, attention[1], 1);
+        var e = addcmul(encoderHiddenStates, textGate, attention[0], 1);
 
         // 2. Feed-forward
         (video, text, gate, textGate) = norm2.forward(h, e, temb);
-        var output = ff.forward(cat([text, video], 1));
-        h = addcmul(h, gate, output[TensorIndex.Colon, TensorIndex.Slice(textLength)], 1);
-        e = addcmul(e, textGate, output[TensorIndex.Colon, TensorIndex.Slice(0, textLength)], 1);
+        var output = ff.forward(cat([text, video], 1)).split([textLength, h.shape[1]], 1);
+        h = addcmul(h, gate, output[1], 1);
+        e = addcmul(e, textGate, output[0], 1);
         return (h.MoveToOuterDisposeScope(), e.MoveToOuterDisposeScope());
     }
 

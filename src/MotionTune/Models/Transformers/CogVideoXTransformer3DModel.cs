@@ -111,8 +111,8 @@ public sealed class CogVideoXTransformer3DModel : nn.Module
                 using var joint = GradientCheckpoint.Run(
                     a => JoinedBlock(block, a[0]!, a[1]!, a[2]!, a[3] is null ? null : new CogVideoXRotary(a[3]!, a[4]!)),
                     video, text, temb, rotary?.Cos, rotary?.SinSigned);
-                nextText = joint[TensorIndex.Colon, TensorIndex.Slice(0, textLength)];
-                nextVideo = joint[TensorIndex.Colon, TensorIndex.Slice(textLength)];
+                var parts = joint.split([textLength, joint.shape[1] - textLength], 1);
+                (nextText, nextVideo) = (parts[0], parts[1]);
             }
             else
             {
