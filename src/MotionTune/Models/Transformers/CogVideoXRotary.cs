@@ -25,7 +25,8 @@ public sealed record CogVideoXRotary(Tensor Cos, Tensor SinSigned)
         var c = cos.to(ScalarType.Float32, device);
         var s = sin.to(ScalarType.Float32, device);
         // The rotated vector pairs (x0, x1) → (−x1, x0); with the pair swapped that is a sign on the even channels.
-        var sign = tensor(new float[] { -1, 1 }, device: device).repeat(d / 2);
+        // Made on the device (no copy from CPU memory), so a CUDA graph can capture it: -1 on even channels, +1 on odd.
+        var sign = arange(d, ScalarType.Float32, device).remainder(2).mul(2).sub(1);
         var fullCos = cat([ones([textLength, d], ScalarType.Float32, device), c], 0).unsqueeze(1);
         var fullSin = cat([zeros([textLength, d], ScalarType.Float32, device), s * sign], 0).unsqueeze(1);
         return new CogVideoXRotary(fullCos.MoveToOuterDisposeScope(), fullSin.MoveToOuterDisposeScope());

@@ -7,8 +7,9 @@ public sealed class CudaDriverException(string message) : Exception(message);
 
 /// <summary>
 /// The few CUDA driver API calls that loading and launching our own kernels needs (<c>libcuda.so.1</c>). Kernels run in
-/// the device's primary context, which is the one libtorch's CUDA runtime uses, and on stream 0 (the legacy default
-/// stream), where TorchSharp's libtorch queues its work, so they are ordered with the surrounding tensor operations.
+/// the device's primary context, which is the one libtorch's CUDA runtime uses, and on the stream where libtorch queues
+/// this thread's work (stream 0, the legacy default stream, except while a <see cref="CudaGraph"/> is captured), so they
+/// are ordered with the surrounding tensor operations.
 /// </summary>
 internal static unsafe class CudaDriver
 {
@@ -54,12 +55,12 @@ internal static unsafe class CudaDriver
         return function;
     }
 
-    /// <summary>Queues <paramref name="function"/> on stream 0 of <paramref name="device"/>; <paramref name="arguments"/> point at each argument's value.</summary>
+    /// <summary>Queues <paramref name="function"/> on libtorch's current stream of <paramref name="device"/>; <paramref name="arguments"/> point at each argument's value.</summary>
     public static void Launch(int device, IntPtr function, (uint X, uint Y, uint Z) grid, uint block, IntPtr* arguments, string name)
     {
         using var _ = new Current(device);
         Check(((delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, IntPtr*, IntPtr*, int>)Fn("cuLaunchKernel"))(
-            function, grid.X, grid.Y, grid.Z, block, 1, 1, 0, IntPtr.Zero, arguments, null), $"cuLaunchKernel({name})");
+            function, grid.X, grid.Y, grid.Z, block, 1, 1, 0, CudaGraph.CurrentStream, arguments, null), $"cuLaunchKernel({name})");
     }
 
     private static int Attribute(int device, int attribute)

@@ -57,7 +57,7 @@ internal static unsafe class KernelModule
         }
     }
 
-    /// <summary>Queues kernel <paramref name="name"/> on stream 0 of <paramref name="device"/>.</summary>
+    /// <summary>Queues kernel <paramref name="name"/> on libtorch's current stream of <paramref name="device"/>.</summary>
     public static void Launch(int device, string name, (uint X, uint Y) grid, uint block, params KernelArg[] args)
     {
         if (grid.X == 0 || grid.Y == 0) return;
