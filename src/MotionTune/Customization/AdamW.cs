@@ -13,6 +13,7 @@ public sealed class AdamW : IDisposable
     private readonly Tensor[] _expAvg;
     private readonly Tensor[] _expAvgSq;
     private readonly long[] _steps;
+    private Tensor[]? _deviceSteps; // the counts while StepOnDevice is in use (float32 scalars beside the parameters)
 
     /// <summary>β₁, β₂, ε and the decoupled weight decay λ.</summary>
     public (double Beta1, double Beta2, double Epsilon, double WeightDecay) Hyperparameters { get; }
@@ -57,6 +58,54 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>
+    /// One update that queues everything on the parameters' device and reads nothing back, so a CUDA graph can capture
+    /// and replay it: the learning rate is the float32 scalar tensor <paramref name="learningRate"/>, the step counts live
+    /// on the device, and the bias corrections are computed there, as PyTorch's <c>AdamW(capturable=True)</c> does (the
+    /// same update up to float32 rounding of the corrections). Where the bool scalar <paramref name="apply"/> is false
+    /// (a non-finite loss), parameters, moments and counts keep their values.
+    /// </summary>
+    public void StepOnDevice(IReadOnlyList<Tensor?> gradients, Tensor learningRate, Tensor apply)
+    {
+        if (gradients.Count != _parameters.Count)
+            throw new ArgumentException($"{gradients.Count} gradients for {_parameters.Count} parameters.", nameof(gradients));
+        var (beta1, beta2, eps, weightDecay) = Hyperparameters;
+        using var _ = no_grad();
+        _deviceSteps ??= _parameters.Select((p, i) => full([], (double)_steps[i], ScalarType.Float32, p.device).DetachFromDisposeScope()).ToArray();
+        for (int i = 0; i < _parameters.Count; i++)
+        {
+            if (gradients[i] is not { } gradient) continue;
+            using var scope = NewDisposeScope();
+            var param = _parameters[i];
+            var grad = gradient.dtype == param.dtype ? gradient : gradient.to(param.dtype);
+            var lr = learningRate.to(param.dtype);
+            var step = _deviceSteps[i] + 1;
+
+            var updated = param * (1 - lr * weightDecay);
+            var expAvg = _expAvg[i].lerp(grad, 1 - beta1);
+            var expAvgSq = _expAvgSq[i].mul(beta2).addcmul_(grad, grad, 1 - beta2);
+            var biasCorrection1 = 1 - full_like(step, beta1).pow(step);
+            var biasCorrection2Sqrt = (1 - full_like(step, beta2).pow(step)).sqrt();
+            var stepSizeNeg = (lr / biasCorrection1.to(param.dtype)).neg();
+            var denom = (expAvgSq.sqrt() / (biasCorrection2Sqrt.to(param.dtype) * stepSizeNeg)).add_(eps / stepSizeNeg);
+            updated.addcdiv_(expAvg, denom);
+
+            param.copy_(where(apply, updated, param));
+            _expAvg[i].copy_(where(apply, expAvg, _expAvg[i]));
+            _expAvgSq[i].copy_(where(apply, expAvgSq, _expAvgSq[i]));
+            _deviceSteps[i].copy_(where(apply, step, _deviceSteps[i]));
+        }
+    }
+
+    /// <summary>Takes the step counts back from the device after <see cref="StepOnDevice"/> (waits for the GPU).</summary>
+    public void ReadStepsFromDevice()
+    {
+        if (_deviceSteps is null) return;
+        for (int i = 0; i < _steps.Length; i++) _steps[i] = (long)_deviceSteps[i].item<float>();
+        foreach (var t in _deviceSteps) t.Dispose();
+        _deviceSteps = null;
+    }
+
+    /// <summary>
     /// The state as named tensors: <c>exp_avg.{i}</c>, <c>exp_avg_sq.{i}</c> (i = parameter index) and <c>step</c>
     /// (int64, one count per parameter). The tensors are the live state; copy them to keep them.
     /// </summary>
@@ -67,7 +116,7 @@ public sealed class AdamW : IDisposable
             yield return KeyValuePair.Create($"exp_avg.{i}", _expAvg[i]);
             yield return KeyValuePair.Create($"exp_avg_sq.{i}", _expAvgSq[i]);
         }
-        yield return KeyValuePair.Create("step", tensor(_steps));
+        yield return KeyValuePair.Create("step", tensor(_deviceSteps is null ? _steps : _deviceSteps.Select(t => (long)t.item<float>()).ToArray()));
     }
 
     /// <summary>
@@ -111,6 +160,8 @@ public sealed class AdamW : IDisposable
         foreach (var (target, source) in _expAvg.Zip(Repartition(expAvg))) target.copy_(source);
         foreach (var (target, source) in _expAvgSq.Zip(Repartition(expAvgSq))) target.copy_(source);
         for (int i = 0; i < _parameters.Count; i++) _steps[i] = samePartition ? steps[i] : steps[0];
+        if (_deviceSteps is not null)
+            for (int i = 0; i < _parameters.Count; i++) _deviceSteps[i].fill_((double)_steps[i]);
     }
 
     /// <summary>
@@ -121,6 +172,17 @@ public sealed class AdamW : IDisposable
     public static double ClipGradNorm(IReadOnlyList<Tensor> gradients, double maxNorm)
     {
         if (gradients.Count == 0) return 0;
+        using var total = ClipGradNormOnDevice(gradients, maxNorm);
+        return total.item<float>();
+    }
+
+    /// <summary>
+    /// <see cref="ClipGradNorm"/> without reading the norm back: returns it as a float32 scalar on the gradients' device
+    /// (capturable in a CUDA graph).
+    /// </summary>
+    public static Tensor ClipGradNormOnDevice(IReadOnlyList<Tensor> gradients, double maxNorm)
+    {
+        if (gradients.Count == 0) throw new ArgumentException("No gradients to clip.", nameof(gradients));
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var total = linalg.vector_norm(stack(gradients.Select(g => linalg.vector_norm(g)).ToArray()));
@@ -129,12 +191,12 @@ public sealed class AdamW : IDisposable
             var coefficient = (maxNorm / (total + 1e-6)).clamp_max(1.0);
             foreach (var g in gradients) g.mul_(coefficient.to(g.dtype));
         }
-        return total.item<float>();
+        return total.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var t in _expAvg.Concat(_expAvgSq)) t.Dispose();
+        foreach (var t in _expAvg.Concat(_expAvgSq).Concat(_deviceSteps ?? [])) t.Dispose();
     }
 }

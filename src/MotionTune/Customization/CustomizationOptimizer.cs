@@ -43,6 +43,26 @@ public sealed class CustomizationOptimizer : IDisposable
         return norm;
     }
 
+    /// <summary>
+    /// <see cref="Step"/> without reading anything back, so that a CUDA graph can capture it (see
+    /// <see cref="GraphedTrainingStep"/>): the learning rate is a float32 scalar tensor, and the update is skipped on the
+    /// device when <paramref name="loss"/> is not finite. Needs packed tensors (LoRA). Returns the norm before clipping,
+    /// as a float32 scalar on the device.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The customization's tensors are not packed.</exception>
+    public Tensor StepOnDevice(Tensor learningRate, double clipGrad, Tensor loss)
+    {
+        if (_customization.Packed is not { } packed)
+            throw new InvalidOperationException("A device-side optimizer step needs the customization's tensors packed into one buffer (LoRA).");
+        using var scope = NewDisposeScope();
+        var apply = loss.detach().isfinite();
+        var norm = AdamW.ClipGradNormOnDevice([packed.Gradients], clipGrad);
+        AdamW.StepOnDevice([packed.Gradients], learningRate, apply);
+        _customization.ClearGradients();
+        _customization.PublishWeights();
+        return norm.MoveToOuterDisposeScope();
+    }
+
     /// <inheritdoc />
     public void Dispose() => AdamW.Dispose();
 }

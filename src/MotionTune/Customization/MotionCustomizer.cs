@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MotionTune.IO;
 using MotionTune.Models.Layers;
 using MotionTune.Pipelines;
+using MotionTune.Runtime;
 using MotionTune.Schedulers;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -102,6 +103,7 @@ public sealed class MotionCustomizer
         var checkpointing = _model as IGradientCheckpointing;
         bool checkpointingBefore = checkpointing?.GradientCheckpointing ?? false;
         CustomizationOptimizer? optimizer = null;
+        GraphedSteps? graphs = null;
         var clock = Stopwatch.StartNew();
         try
         {
@@ -123,10 +125,11 @@ public sealed class MotionCustomizer
             var batched = example.Condition.ForBatch(options.NoiseDraws);
             var condition = new TextCondition(batched.HiddenStates.to(device), batched.AttentionMask?.to(device));
             var meter = new StepMeter(options.Steps - start);
+            graphs = CanGraphSteps(device) ? new GraphedSteps(this, x0, condition, optimizer) : null;
             for (int step = start + 1; step <= options.Steps; step++)
             {
                 var stepClock = Stopwatch.StartNew();
-                var (loss, gradientNorm, timesteps) = TrainStep(step, x0, condition, optimizer);
+                var (loss, gradientNorm, timesteps) = TrainStep(step, x0, condition, optimizer, graphs);
                 losses.Add(loss);
                 meter.StepDone(stepClock.Elapsed);
                 progress?.Invoke(new TrainingProgress(step, options.Steps, loss, options.LearningRateAt(step), gradientNorm, timesteps,
@@ -143,6 +146,7 @@ public sealed class MotionCustomizer
         }
         finally
         {
+            graphs?.Dispose();
             optimizer?.Dispose();
             _customization.ClearGradients();
             _customization.EndTraining();
@@ -168,7 +172,8 @@ public sealed class MotionCustomizer
         return Loss(x0, noise.to(ScalarType.Float32, device), timesteps, example.Condition.ForBatch(batch)).item<float>();
     }
 
-    private (float Loss, double GradientNorm, long[] Timesteps) TrainStep(int step, Tensor x0, TextCondition condition, CustomizationOptimizer optimizer)
+    private (float Loss, double GradientNorm, long[] Timesteps) TrainStep(int step, Tensor x0, TextCondition condition,
+        CustomizationOptimizer optimizer, GraphedSteps? graphs)
     {
         var options = Options;
         using var scope = NewDisposeScope();
@@ -177,6 +182,14 @@ public sealed class MotionCustomizer
             options.NoiseDraws, x0.shape, x0.device);
 
         var drawn = timesteps.data<long>().ToArray();
+        if (graphs?.Step(timesteps, noise, options.LearningRateAt(step), options.ClipGrad) is var (graphLoss, graphNorm))
+        {
+            // The device skipped the update of a non-finite loss, so the weights are still those of the step before.
+            if (!float.IsFinite(graphLoss))
+                throw new InvalidOperationException(
+                    $"The training loss became {graphLoss} at step {step} (t = {string.Join(", ", drawn)}); lower --lr or enable --clip-grad.");
+            return (graphLoss, graphNorm, drawn);
+        }
         var loss = Loss(x0, noise, timesteps, condition);
         // Backward is queued before the loss is read back, so the GPU is not left idle between the two; a non-finite
         // loss still stops the run before the optimizer touches the weights.
@@ -189,13 +202,84 @@ public sealed class MotionCustomizer
         return (value, norm, drawn);
     }
 
+    /// <summary>
+    /// Whether the steps can run as a replayed CUDA graph (<see cref="GraphedTrainingStep"/>): on CUDA with graphs enabled
+    /// and available, LoRA (packed tensors), and nothing that must change between steps outside the graph (LoRA dropout
+    /// reseeded per step) or read back inside one (gradient checkpointing replays its dropout draws from the CPU).
+    /// </summary>
+    private bool CanGraphSteps(Device device) =>
+        device.type == TorchSharp.DeviceType.CUDA && CudaGraph.Enabled && _customization.Packed is not null
+        && Options.LoraDropout <= 0 && !Options.GradientCheckpointing && CudaGraph.Available;
+
+    /// <summary>
+    /// The training loop's CUDA-graph path: the first step runs for real and is captured; later steps noise x₀ with their
+    /// draws (a few operations, outside the graph: the scheduler checks the timesteps on the CPU), copy x_t, t and the
+    /// target into the tensors the captured loss reads, and replay. If the capture fails, the rest of the run takes the
+    /// ordinary path (with one warning).
+    /// </summary>
+    private sealed class GraphedSteps(MotionCustomizer owner, Tensor x0, TextCondition condition, CustomizationOptimizer optimizer) : IDisposable
+    {
+        private Tensor? _noisy, _timesteps, _target;
+        private GraphedTrainingStep? _step;
+        private bool _failed;
+
+        /// <summary>This step's loss and gradient norm, or null when the caller must take the ordinary path.</summary>
+        public (float Loss, double GradientNorm)? Step(Tensor timesteps, Tensor noise, double learningRate, double clipGrad)
+        {
+            if (_failed) return null;
+            using var scope = NewDisposeScope();
+            var (noisy, t, target) = owner.NoisedExample(x0, noise, timesteps);
+            if (_step is not null)
+            {
+                _noisy!.copy_(noisy);
+                _timesteps!.copy_(t);
+                _target!.copy_(target);
+                return _step.Step(learningRate);
+            }
+            _noisy = noisy.clone().DetachFromDisposeScope();
+            _timesteps = t.clone().DetachFromDisposeScope();
+            _target = target.clone().DetachFromDisposeScope();
+            (float, float)? first = null;
+            try
+            {
+                _step = GraphedTrainingStep.Capture(x0.device, optimizer, () => owner.LossOf(_noisy, _timesteps, _target, condition),
+                    clipGrad, learningRate, out var warmup, r => first = r);
+                return warmup;
+            }
+            catch (InvalidOperationException e)
+            {
+                _failed = true;
+                Log.Warning($"Training continues without CUDA graphs: {e.Message}");
+                optimizer.AdamW.ReadStepsFromDevice(); // the ordinary optimizer counts steps on the CPU
+                return first; // the warm-up was a real step; without it, the caller runs this step
+            }
+        }
+
+        public void Dispose()
+        {
+            _step?.Dispose();
+            foreach (var t in new[] { _noisy, _timesteps, _target }) t?.Dispose();
+        }
+    }
+
     // The float32 mean squared error between the model's prediction for x_t and the scheduler's training target.
     private Tensor Loss(Tensor x0, Tensor noise, Tensor timesteps, TextCondition condition)
     {
         using var scope = NewDisposeScope();
+        var (noisy, t, target) = NoisedExample(x0, noise, timesteps);
+        return LossOf(noisy, t, target, condition).MoveToOuterDisposeScope();
+    }
+
+    // x_t, the timesteps on x₀'s device, and the scheduler's training target (ε, v or x₀) for the draws.
+    private (Tensor Noisy, Tensor Timesteps, Tensor Target) NoisedExample(Tensor x0, Tensor noise, Tensor timesteps)
+    {
         var t = timesteps.to(x0.device);
-        var noisy = _scheduler.AddNoise(x0, noise, t);
-        var target = _scheduler.TrainingTarget(x0, noise, t);
+        return (_scheduler.AddNoise(x0, noise, t), t, _scheduler.TrainingTarget(x0, noise, t));
+    }
+
+    private Tensor LossOf(Tensor noisy, Tensor t, Tensor target, TextCondition condition)
+    {
+        using var scope = NewDisposeScope();
         var prediction = _denoiser.Predict(noisy, t, condition);
         if (!prediction.shape.SequenceEqual(noisy.shape))
             throw new InvalidOperationException(

@@ -73,7 +73,7 @@ public sealed class VideoPipeline : IDisposable
     public IVideoAutoencoder Autoencoder { get; }
     /// <summary>The denoising network (UNet or transformer).</summary>
     public nn.Module Model { get; }
-    /// <summary>The denoiser the sampler calls.</summary>
+    /// <summary>The denoiser the sampler calls (a <see cref="CudaGraphDenoiser"/> around the model's wrapper).</summary>
     public IVideoDenoiser Denoiser { get; }
     /// <summary>The DDIM scheduler of the folder.</summary>
     public DdimScheduler Scheduler { get; }
@@ -87,8 +87,9 @@ public sealed class VideoPipeline : IDisposable
     private VideoPipeline(string folder, Architecture architecture, IPromptEncoder text, IVideoAutoencoder autoencoder, nn.Module model,
         IVideoDenoiser denoiser, DdimScheduler scheduler, Device device, ScalarType dtype, PipelineDefaults defaults)
     {
+        // On CUDA the sampler's predictions replay CUDA graphs (a pass-through elsewhere, and while training).
         (Folder, Architecture, Text, Autoencoder, Model, Denoiser, Scheduler, Device, DType, Defaults) =
-            (folder, architecture, text, autoencoder, model, denoiser, scheduler, device, dtype, defaults);
+            (folder, architecture, text, autoencoder, model, new CudaGraphDenoiser(denoiser, model), scheduler, device, dtype, defaults);
     }
 
     /// <summary>

@@ -31,6 +31,39 @@ public sealed class AdamWTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheDeviceSideStepMatchesTheOrdinaryOneAndSkipsWhenTold()
+    {
+        var generator = new Generator(5);
+        var ours = randn([6, 4], generator: generator);
+        var reference = ours.clone();
+        var onDevice = new AdamW([ours], 0.8, 0.99, 1e-6, 0.05);
+        var ordinary = new AdamW([reference], 0.8, 0.99, 1e-6, 0.05);
+        var lr = full([], 3e-3, ScalarType.Float32);
+        var apply = tensor(true);
+        for (int step = 0; step < 12; step++)
+        {
+            var grad = randn([6, 4], generator: generator);
+            onDevice.StepOnDevice([grad], lr, apply);
+            ordinary.Step([grad], 3e-3);
+        }
+        double error = (ours - reference).abs().max().item<float>();
+        output.WriteLine($"device-side AdamW vs the ordinary step after 12 steps: max abs difference {error:E2}");
+        Assert.True(error < 1e-6, $"difference {error}");
+        Assert.Equal(12L, onDevice.StateDict().Single(p => p.Key == "step").Value[0].item<long>());
+
+        // A non-finite loss: nothing moves, not even the moments or the step count.
+        var before = onDevice.StateDict().ToDictionary(p => p.Key, p => p.Value.clone());
+        var weights = ours.clone();
+        onDevice.StepOnDevice([full([6, 4], double.NaN)], lr, tensor(false));
+        Assert.True(ours.SameAs(weights));
+        foreach (var (key, value) in onDevice.StateDict()) Assert.True(value.SameAs(before[key]), key);
+
+        onDevice.ReadStepsFromDevice();
+        onDevice.Step([randn([6, 4], generator: generator)], 3e-3); // back on the host counts: step 13
+        Assert.Equal(13L, onDevice.StateDict().Single(p => p.Key == "step").Value[0].item<long>());
+    }
+
+    [Fact]
     public void ItsStateRestoresExactly()
     {
         var generator = new Generator(4);
