@@ -84,6 +84,9 @@ public static class EndToEndBench
     private static Result RunOne(string label, string shapes, Func<(VideoPipeline Pipeline, int Frames, int Side)> build, int steps, int sampleSteps)
     {
         Console.WriteLine($"{label}: building with random weights");
+        // The same weights, clip and LoRA start in every process, so runs with and without a switch compare.
+        manual_seed(0);
+        cuda.manual_seed_all(0);
         var clock = Stopwatch.StartNew();
         var (pipeline, frames, side) = build();
         using var _ = pipeline;

@@ -9,8 +9,8 @@ namespace MotionTune.Bench;
 
 /// <summary>
 /// GPU benchmarks of the full-size denoisers with random bf16 weights (see bench/README.md).
-/// usage: motiontune-bench [--models modelscope,latte,cogvideox] [--parts sample,train,extras] [--runs 10] [--warmup 3] [--json results.json] [--libtorch DIR]
-/// [--toggle fused-qkv=0,temporal-conv2d=0,fused-kernels=0] [--ab]; motiontune-bench verify-kernels [--runs 20];
+/// usage: motiontune-bench [--models modelscope,latte,cogvideox] [--parts sample,graph,train,graph-train,extras] [--runs 10] [--warmup 3] [--json results.json] [--libtorch DIR]
+/// [--toggle fused-qkv=0,temporal-conv2d=0,fused-kernels=0] [--ab]; motiontune-bench verify-kernels [--runs 20]; motiontune-bench verify-graphs [--model FOLDER];
 /// motiontune-bench customization ...; motiontune-bench shapes [--arch ...] [--batch 128]; motiontune-bench overhead [--models ...]
 /// </summary>
 public static class Program
@@ -42,6 +42,7 @@ public static class Program
         if (args is ["shapes", .. var shapesArgs]) return ShapesBench.Run(shapesArgs);
         if (args is ["overhead", .. var overheadArgs]) return OverheadBench.Run(overheadArgs, Cases);
         if (args is ["verify-kernels", .. var verifyArgs]) return VerifyKernels.Run(verifyArgs);
+        if (args is ["verify-graphs", .. var graphArgs]) return VerifyGraphs.Run(graphArgs);
         var options = Options.Parse(args);
         TorchRuntime.Initialize(options.LibTorch);
         var device = TorchRuntime.ParseDevice(options.Device);
@@ -60,10 +61,11 @@ public static class Program
             TorchSharp.torch.cuda.synchronize();
         }
 
-        var table = new Table().AddColumns("model", "params", "CFG step (batch 2)", "TFLOP/s", "% of 790", "train step (batch 1)", "peak (train)", "memory method");
+        var table = new Table().AddColumns("model", "params", "CFG step (batch 2)", "TFLOP/s", "% of 790", "CFG step, CUDA graph", "train step (batch 1)", "peak (train)", "train step, CUDA graph", "memory method");
         foreach (var r in results)
             table.AddRow(r.Model, $"{r.Parameters / 1e9:F2} B", $"{r.SamplingStepMs:F1} ms", $"{r.SamplingTflops:F0}",
-                $"{r.SamplingTflops / 790 * 100:F0} %", $"{r.TrainingStepMs:F1} ms", $"{r.TrainingPeakGiB:F2} GiB", Markup.Escape(r.MemoryMethod));
+                $"{r.SamplingTflops / 790 * 100:F0} %", Markup.Escape(GraphCell(r)), $"{r.TrainingStepMs:F1} ms", $"{r.TrainingPeakGiB:F2} GiB",
+                r.TrainingGraphMs > 0 ? $"{r.TrainingGraphMs:F1} ms ({r.TrainingGraphPeakGiB:F2} GiB)" : "-", Markup.Escape(r.MemoryMethod));
         AnsiConsole.Write(table);
         foreach (var r in results)
             foreach (var (name, value) in r.Extra)
@@ -107,6 +109,9 @@ public static class Program
         }
         return 0;
     }
+
+    private static string GraphCell(CaseResult r) =>
+        r.SamplingGraphNote ?? (r.SamplingGraphMs > 0 ? $"{r.SamplingGraphMs:F1} ms (max |Δ| {r.SamplingGraphMaxDifference:E1})" : "-");
 
     private static string Describe(torch.Device device) =>
         device.type == DeviceType.CUDA && GpuInfo.Devices() is { Count: > 0 } gpus ? $"{gpus[0].Name}, libtorch {TorchRuntime.LibTorchVersion}" : $"{device}, libtorch {TorchRuntime.LibTorchVersion}";

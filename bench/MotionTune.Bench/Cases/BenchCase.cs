@@ -1,5 +1,6 @@
 using MotionTune.Customization;
 using MotionTune.Models.Layers;
+using MotionTune.Pipelines;
 using MotionTune.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,12 +27,26 @@ public sealed record CaseResult
     public double TrainingStepMs { get; init; }
     /// <summary>All training step times.</summary>
     public double[] TrainingStepRuns { get; init; } = [];
+    /// <summary>Median ms of the training step as a replayed CUDA graph (<see cref="GraphedTrainingStep"/>), 0 if not measured.</summary>
+    public double TrainingGraphMs { get; init; }
+    /// <summary>All CUDA-graph training step times.</summary>
+    public double[] TrainingGraphRuns { get; init; } = [];
+    /// <summary>Peak GPU memory allocated while the graphed training step was warmed up and captured (its pool's size), GiB.</summary>
+    public double TrainingGraphPeakGiB { get; init; }
     /// <summary>Peak GPU memory of a training step, GiB.</summary>
     public double TrainingPeakGiB { get; init; }
     /// <summary>Peak GPU memory of a sampling step, GiB.</summary>
     public double SamplingPeakGiB { get; init; }
     /// <summary>How memory was measured.</summary>
     public string MemoryMethod { get; init; } = "";
+    /// <summary>Median ms of the same CFG step as a replayed CUDA graph (<see cref="CudaGraphDenoiser"/>), 0 if not measured.</summary>
+    public double SamplingGraphMs { get; init; }
+    /// <summary>All CUDA-graph sampling step times.</summary>
+    public double[] SamplingGraphRuns { get; init; } = [];
+    /// <summary>Largest |difference| of the CUDA-graph step's output from the eager step's, for the same inputs.</summary>
+    public double SamplingGraphMaxDifference { get; init; }
+    /// <summary>What the CUDA-graph step did instead, when it could not run (e.g. capture refused).</summary>
+    public string? SamplingGraphNote { get; init; }
     /// <summary>Sampling TFLOP/s.</summary>
     public double SamplingTflops => SamplingStepMs > 0 ? SamplingStepFlops / (SamplingStepMs * 1e-3) / 1e12 : 0;
     /// <summary>Extra figures (VAE decode, end-to-end customization, variants), by name.</summary>
@@ -62,6 +77,15 @@ public abstract class BenchCase
 
     /// <summary>Random inputs for a batch.</summary>
     public abstract object Inputs(int batch, Device device, ScalarType dtype);
+
+    /// <summary>The model as the sampler's denoiser (the production wrapper, e.g. <see cref="UNet3DDenoiser"/>).</summary>
+    public abstract IVideoDenoiser Denoiser(nn.Module model);
+
+    /// <summary>
+    /// <see cref="Forward"/>'s pass through <paramref name="denoiser"/>: the inputs in the sampler's layout, the output as
+    /// the sampler gets it (its first C channels, in (B, C, F, H, W)).
+    /// </summary>
+    public abstract Tensor Predict(IVideoDenoiser denoiser, object inputs);
 
     /// <summary>
     /// A/B comparison of the speed switches (<see cref="Toggles"/>): one model, the sampling step (and the training step
@@ -132,6 +156,7 @@ public abstract class BenchCase
             _lora.BeginTraining();
             _optimizer = new CustomizationOptimizer(_lora, 0.9, 0.999, 1e-8, 1e-2);
             _inputs = benchCase.Inputs(1, device, dtype);
+            _device = device;
         }
 
         /// <summary>
@@ -139,6 +164,34 @@ public abstract class BenchCase
         /// GPU running behind, it tells which phase holds a launch-bound step up.
         /// </summary>
         public List<(double Forward, double Backward, double Optimizer)> HostPhases { get; } = [];
+
+        private GraphedTrainingStep? _graphed;
+        private readonly Device _device;
+
+        /// <summary>The loss of one step: forward, MSE against fresh noise.</summary>
+        private Tensor Loss()
+        {
+            using var scope = NewDisposeScope();
+            var output = _case.Forward(_model, _inputs);
+            var target = randn_like(output);
+            return F.mse_loss(output.to(ScalarType.Float32), target.to(ScalarType.Float32)).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// The same step as a replayed CUDA graph (<see cref="GraphedTrainingStep"/>, the production path on CUDA): the
+        /// first call runs one step and captures it, later calls replay and read the loss back.
+        /// </summary>
+        public void StepGraphed()
+        {
+            float loss;
+            if (_graphed is null)
+            {
+                _graphed = GraphedTrainingStep.Capture(_device, _optimizer, Loss, 1.0, 1e-4, out var first);
+                loss = first.Loss;
+            }
+            else (loss, _) = _graphed.Step(1e-4);
+            if (!float.IsFinite(loss)) throw new InvalidOperationException($"{_case.Name}: the training loss is not finite.");
+        }
 
         /// <summary>Forward, MSE loss against noise, backward, AdamW step.</summary>
         public void Step()
@@ -173,10 +226,34 @@ public abstract class BenchCase
 
         public void Dispose()
         {
+            _graphed?.Dispose();
+            _optimizer.AdamW.ReadStepsFromDevice();
             _lora.EndTraining();
             _optimizer.Dispose();
             _lora.Dispose(); // detaches the adapters
         }
+    }
+
+    private sealed record GraphTiming(Timing Time, double MaxDifference, string? Note);
+
+    /// <summary>
+    /// The CFG sampling step as the sampler runs it with CUDA graphs: each step copies its inputs into the captured
+    /// tensors, replays, and copies the output out. Checked against the eager denoiser's output for the same inputs.
+    /// </summary>
+    private GraphTiming MeasureGraph(nn.Module model, object inputs, Device device, int warmup, int runs, Action<string> log)
+    {
+        using var _ = inference_mode();
+        using var graphs = new CudaGraphDenoiser(Denoiser(model), model);
+        using var eager = Predict(graphs.Inner, inputs);
+        using var first = Predict(graphs, inputs); // warm-up and capture
+        if (graphs.Replays == 0)
+            return new GraphTiming(new Timing([0]), 0, $"not captured: {CudaGraph.UnavailableReason ?? "capture refused (see the warning)"}");
+        using var replayed = Predict(graphs, inputs);
+        using var diff = (replayed.to(ScalarType.Float32) - eager.to(ScalarType.Float32)).abs().max();
+        double difference = diff.ToDouble();
+        var time = Measure.Time(device, () => Predict(graphs, inputs).Dispose(), warmup, runs);
+        log($"{Name}: CUDA-graph sampling runs, ms [CPU enqueue ms]: {time.Describe()}; max |graph - eager| {difference:E2}");
+        return new GraphTiming(time, difference, null);
     }
 
     /// <summary>Model-specific extra figures (e.g. the VAE decode of one video), by name.</summary>
@@ -206,6 +283,7 @@ public abstract class BenchCase
             log($"{Name}: sampling runs, ms [CPU enqueue ms] (GC collections/GC pause ms): {sampling.Describe()}");
             samplingPeak = Measure.PeakMemory(device, () => Forward(model, sampleInputs).Dispose());
         }
+        var graph = Wants("graph") && device.type == DeviceType.CUDA ? MeasureGraph(model, sampleInputs, device, warmup, runs, log) : null;
         if (Wants("profile"))
             using (inference_mode()) Measure.ProfileSections(device, $"{Name}: profile of one CFG sampling step", () => Forward(model, sampleInputs).Dispose(), log);
         if (Wants("kernels-sample"))
@@ -219,6 +297,8 @@ public abstract class BenchCase
         log($"{Name}: timing a rank-4 LoRA training step");
         Timing training;
         MemoryPeak trainingPeak;
+        Timing? graphTraining = null;
+        MemoryPeak? graphTrainingPeak = null;
         using (var trainer = new LoraTrainer(this, model, device, dtype))
         {
             training = Wants("train") ? Measure.Time(device, trainer.Step, warmup, runs) : new Timing([0]);
@@ -230,6 +310,13 @@ public abstract class BenchCase
             if (Wants("profile-train")) Measure.ProfileSections(device, $"{Name}: profile of one training step", trainer.Step, log);
             if (Wants("kernels-train")) { trainer.Step(); ProfilerRange.Around(trainer.Step); }
             trainingPeak = Wants("train") ? Measure.PeakMemory(device, trainer.Step) : new MemoryPeak(0, "");
+            if (Wants("graph-train") && device.type == DeviceType.CUDA)
+            {
+                log($"{Name}: timing the training step as a CUDA graph");
+                graphTrainingPeak = Measure.PeakMemory(device, trainer.StepGraphed); // warm-up step and capture
+                graphTraining = Measure.Time(device, trainer.StepGraphed, warmup, runs);
+                log($"{Name}: CUDA-graph training runs, ms [CPU enqueue ms]: {graphTraining.Describe()}");
+            }
         }
         model.Dispose();
         var extras = Wants("extras") ? Extras(device, warmup, runs, log) : [];
@@ -238,6 +325,10 @@ public abstract class BenchCase
         {
             Model = Name, Shapes = Shapes, Parameters = parameters, SamplingStepFlops = flops,
             SamplingStepMs = sampling.Median, SamplingStepRuns = sampling.Milliseconds,
+            SamplingGraphMs = graph?.Time.Median ?? 0, SamplingGraphRuns = graph?.Time.Milliseconds ?? [],
+            SamplingGraphMaxDifference = graph?.MaxDifference ?? 0, SamplingGraphNote = graph?.Note,
+            TrainingGraphMs = graphTraining?.Median ?? 0, TrainingGraphRuns = graphTraining?.Milliseconds ?? [],
+            TrainingGraphPeakGiB = graphTrainingPeak?.GiB ?? 0,
             TrainingStepMs = training.Median, TrainingStepRuns = training.Milliseconds,
             TrainingPeakGiB = trainingPeak.GiB, SamplingPeakGiB = samplingPeak.GiB, MemoryMethod = trainingPeak.Method,
             Extra = extras,

@@ -3,6 +3,7 @@ using MotionTune.IO;
 using MotionTune.Models.Autoencoders;
 using MotionTune.Models.Layers;
 using MotionTune.Models.Transformers;
+using MotionTune.Pipelines;
 using MotionTune.Presets;
 using static TorchSharp.torch;
 
@@ -47,6 +48,19 @@ public sealed class CogVideoXCase(string preset = ModelPresets.CogVideoX2bTransf
     {
         var b = (Batch)inputs;
         return ((CogVideoXTransformer3DModel)model).forward(b.Latents, b.Text, b.Timesteps, b.Rotary);
+    }
+
+    /// <inheritdoc />
+    public override IVideoDenoiser Denoiser(nn.Module model) => new CogVideoXDenoiser((CogVideoXTransformer3DModel)model, 8);
+
+    /// <inheritdoc />
+    public override Tensor Predict(IVideoDenoiser denoiser, object inputs)
+    {
+        // The sampler's latents are (B, C, F, H, W); the denoiser permutes them to the transformer's (B, F, C, H, W) and back.
+        var b = (Batch)inputs;
+        using var latents = b.Latents.permute(0, 2, 1, 3, 4);
+        using var output = denoiser.Predict(latents, b.Timesteps, new TextCondition(b.Text));
+        return output.permute(0, 2, 1, 3, 4);
     }
 
     /// <inheritdoc />

@@ -3,6 +3,7 @@ using MotionTune.IO;
 using MotionTune.Models.Layers;
 using MotionTune.Models.Transformers;
 using MotionTune.Presets;
+using MotionTune.Pipelines;
 using static TorchSharp.torch;
 
 namespace MotionTune.Bench.Cases;
@@ -37,5 +38,15 @@ public sealed class LatteCase : BenchCase
     {
         var b = (Batch)inputs;
         return ((LatteTransformer3DModel)model).forward(b.Latents, b.Timesteps, b.Text);
+    }
+
+    /// <inheritdoc />
+    public override IVideoDenoiser Denoiser(nn.Module model) => new LatteDenoiser((LatteTransformer3DModel)model);
+
+    /// <inheritdoc />
+    public override Tensor Predict(IVideoDenoiser denoiser, object inputs)
+    {
+        var b = (Batch)inputs;
+        return denoiser.Predict(b.Latents, b.Timesteps, new TextCondition(b.Text));
     }
 }

@@ -2,6 +2,7 @@ using MotionTune.Customization;
 using MotionTune.IO;
 using MotionTune.Models.Layers;
 using MotionTune.Models.Unets;
+using MotionTune.Pipelines;
 using MotionTune.Presets;
 using static TorchSharp.torch;
 
@@ -37,5 +38,15 @@ public sealed class ModelScopeCase : BenchCase
     {
         var b = (Batch)inputs;
         return ((UNet3DConditionModel)model).forward(b.Latents, b.Timesteps, b.Text);
+    }
+
+    /// <inheritdoc />
+    public override IVideoDenoiser Denoiser(nn.Module model) => new UNet3DDenoiser((UNet3DConditionModel)model);
+
+    /// <inheritdoc />
+    public override Tensor Predict(IVideoDenoiser denoiser, object inputs)
+    {
+        var b = (Batch)inputs;
+        return denoiser.Predict(b.Latents, b.Timesteps, new TextCondition(b.Text));
     }
 }
