@@ -110,7 +110,8 @@ public static class VerifyKernels
         }
 
         // (c) GroupNorm + SiLU: ModelScope's resnets (B·F frames), temporal convs (permuted frames and contiguous), the VAE,
-        // and an odd shape (scalar path); GroupNorm alone: the UNet's transformer input norms (temporal: permuted frames).
+        // and an odd shape (scalar path); GroupNorm alone: the UNet's transformer input norms (temporal: permuted frames);
+        // and the channels-last layouts of the UNet at inference.
         var groupCases = new (string Name, Func<Tensor> Make, double Eps, bool Silu)[]
         {
             ("(32, 320, 32, 32)", () => Randn([32, 320, 32, 32], dtype, device, 1.3, 0.5), 1e-5, true),
@@ -122,6 +123,11 @@ public static class VerifyKernels
             ("(3, 96, 7, 9)", () => Randn([3, 96, 7, 9], dtype, device, 1.3, 0.5), 1e-5, true),
             ("(2, 320, 16, 32, 32) permuted frames", () => Randn([2, 16, 320, 32, 32], dtype, device, 1.3, 0.5).permute(0, 2, 1, 3, 4), 1e-6, false),
             ("(32, 640, 16, 16)", () => Randn([32, 640, 16, 16], dtype, device, 1.3, 0.5), 1e-6, false),
+            // Channels-last (the UNet at inference): resnet frames, the temporal layers' view of them, a transformer norm.
+            ("(32, 320, 32, 32) channels-last", () => ChannelsLast.Copy(Randn([32, 320, 32, 32], dtype, device, 1.3, 0.5)), 1e-5, true),
+            ("(2, 1280, 16, 8, 8) channels-last frames", () => ChannelsLast.Copy(Randn([32, 1280, 8, 8], dtype, device, 1.3, 0.5))
+                .view(2, 16, 1280, 8, 8).permute(0, 2, 1, 3, 4), 1e-5, true),
+            ("(32, 640, 16, 16) channels-last", () => ChannelsLast.Copy(Randn([32, 640, 16, 16], dtype, device, 1.3, 0.5)), 1e-6, false),
         };
         foreach (var (name, make, eps, silu) in groupCases)
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using MotionTune.Models.Layers;
 using MotionTune.Runtime;
 using MotionTune.Runtime.Kernels;
 using Xunit.Abstractions;
@@ -49,6 +50,32 @@ public sealed class FusedKernelTests(ITestOutputHelper output)
         // (B, heads, S, d) views step over three dimensions of different strides: no (token, head) addressing.
         Assert.Null(FusedKernels.RowLayout(k.transpose(1, 2)));
         Assert.Equal(new FusedKernels.HeadRows(1, 0, 0), FusedKernels.RowLayout(zeros(1, d)));
+    }
+
+    [Fact]
+    public void ChannelsLastLayoutsAreRecognised()
+    {
+        TorchRuntime.Initialize();
+        var frames = ChannelsLast.Copy(randn(4, 8, 3, 5));
+        Assert.True(ChannelsLast.Is(frames));
+        Assert.True(frames.SameAs(frames.contiguous()));
+        Assert.Null(FusedKernels.GroupNormLayout.Of(frames)); // the NCHW path does not take it...
+        Assert.Equal(new FusedKernels.ChannelsLastLayout(15, 120, 8), FusedKernels.ChannelsLastLayout.Of(frames)); // ...this one does
+        // The temporal layers' (B, C, F, H, W) view of channels-last frames: F·H·W positions, one run of stride C.
+        var videos = frames.view(2, 2, 8, 3, 5).permute(0, 2, 1, 3, 4);
+        Assert.Equal(new FusedKernels.ChannelsLastLayout(30, 240, 8), FusedKernels.ChannelsLastLayout.Of(videos));
+        Assert.Null(FusedKernels.ChannelsLastLayout.Of(randn(4, 8, 3, 5)));
+        Assert.Null(FusedKernels.ChannelsLastLayout.Of(frames[.., .., .., 1..])); // two runs
+        Assert.Equal([60L, 1, 20, 4], ChannelsLast.Strides([2, 4, 3, 5]));
+
+        // Re-laying a weight out keeps its values and its storage.
+        var weight = randn(6, 4, 3, 3);
+        var before = weight.clone();
+        var address = KernelModule.Pointer(weight);
+        ChannelsLast.Relayout(weight);
+        Assert.True(ChannelsLast.Is(weight));
+        Assert.Equal(address, KernelModule.Pointer(weight));
+        Assert.True(weight.SameAs(before));
     }
 
     [Fact]

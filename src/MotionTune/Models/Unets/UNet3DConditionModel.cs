@@ -180,6 +180,31 @@ public sealed partial class UNet3DConditionModel : nn.Module, IGradientCheckpoin
     [GeneratedRegex(@"^(transformer_in|.*\.temp_attentions\.\d+)\.transformer_blocks\.\d+\.attn[12]\.(to_q|to_k|to_v|to_out\.0)$")]
     private static partial Regex TemporalProjectionName();
 
+    /// <summary>
+    /// Whether the UNet runs channels-last on CUDA (see <see cref="ChannelsLast"/>): its convolution weights are re-laid
+    /// out once, in place, at the first CUDA forward, and inference keeps the activations channels-last from the input
+    /// to the output, so no convolution transposes and the spatial transformers read their tokens without a copy (the
+    /// H100's CFG step: 51.1 → 43.3 ms as a CUDA graph). On by default; the environment variable
+    /// <c>MOTIONTUNE_CHANNELS_LAST=0</c> turns it off. CPU runs are unchanged.
+    /// </summary>
+    public static bool UseChannelsLast { get; set; } = Environment.GetEnvironmentVariable("MOTIONTUNE_CHANNELS_LAST") != "0";
+
+    /// <summary>Runs this model's channels-last path on the CPU too (tests check it there against the default layout).</summary>
+    internal bool ChannelsLastOnCpu { get; set; }
+
+    private bool _convWeightsChannelsLast;
+
+    /// <summary>Re-lays every convolution weight out channels-last (once; in place, so graphs and optimizers keep them).</summary>
+    private void RelayoutConvolutions()
+    {
+        foreach (var module in modules())
+        {
+            if (module is Conv2d conv2d) ChannelsLast.Relayout(conv2d.weight);
+            else if (module is Layers.Conv3d conv3d && conv3d.weight.shape[3] == 1 && conv3d.weight.shape[4] == 1) ChannelsLast.Relayout(conv3d.weight);
+        }
+        _convWeightsChannelsLast = true;
+    }
+
     /// <summary>Runs the model with one timestep for the whole batch.</summary>
     public Tensor forward(Tensor sample, double timestep, Tensor encoderHiddenStates)
     {
@@ -210,8 +235,16 @@ public sealed partial class UNet3DConditionModel : nn.Module, IGradientCheckpoin
         var emb = time_embedding.forward(tEmb).repeat_interleave(f, 0, b * f);
         var text = encoderHiddenStates.to(DType).repeat_interleave(f, 0, b * f);
 
-        // 2. Pre-process: (B, C, F, H, W) -> frame batch (B·F, C, H, W), in the parameters' dtype.
-        var x = sample.to(DType).permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+        // 2. Pre-process: (B, C, F, H, W) -> frame batch (B·F, C, H, W), in the parameters' dtype; channels-last on CUDA
+        // at inference (one copy either way).
+        bool channelsLast = UseChannelsLast && (sample.is_cuda || ChannelsLastOnCpu);
+        if (channelsLast && !_convWeightsChannelsLast) RelayoutConvolutions();
+        // Training keeps default-layout activations: channels-last ones took the H100's graphed LoRA step from 78.0 to
+        // 77.8 ms only, and the GroupNorm kernels that would keep them channels-last have no backward.
+        var frames = channelsLast && !is_grad_enabled()
+            ? sample.to(DType).permute(0, 2, 3, 4, 1).contiguous().view(b * f, h, w, c).permute(0, 3, 1, 2)
+            : sample.to(DType).permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w);
+        var x = frames
             .Pipe(conv_in.forward)
             .Pipe(t => transformer_in.forward(t, f));
 

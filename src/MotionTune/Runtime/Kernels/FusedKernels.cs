@@ -82,7 +82,8 @@ public static class FusedKernels
     /// <c>group_norm(x)</c>, followed by SiLU when <paramref name="silu"/>, for <paramref name="x"/> (N, C, …): a
     /// statistics pass, a per-channel finalisation and one pass that normalises, applies the affine map (and SiLU).
     /// Reads strided inputs (e.g. a permuted (B, C, F, H, W) view of frames) in place where the spatial dimensions form
-    /// at most two runs, the inner one unit-stride; the output is contiguous.
+    /// at most two runs, the inner one unit-stride; the output is contiguous. Channels-last inputs (see
+    /// <see cref="MotionTune.Models.Layers.ChannelsLast"/>) take kernels of their own and give a channels-last output.
     /// </summary>
     public static Tensor? GroupNorm(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps, bool silu)
     {
@@ -91,6 +92,8 @@ public static class FusedKernels
         if (groups <= 0 || c % groups != 0 || !IsVector(weight, c) || !IsVector(bias, c)) return null;
         if (GroupNormLayout.Of(x) is not { } layout)
         {
+            if (ChannelsLastLayout.Of(x) is { } channelsLast && c <= ChannelsLastLayout.MaxChannels && n * c <= int.MaxValue)
+                return GroupNormChannelsLast(x, groups, weight, bias, eps, silu, channelsLast);
             x = x.contiguous();
             layout = GroupNormLayout.Of(x)!.Value;
         }
@@ -121,6 +124,40 @@ public static class FusedKernels
         KernelModule.Launch(device, KernelSource.EntryName($"groupnorm_apply_{v}", x.dtype), (Blocks(total, chunk), 1), ThreadsPerBlock,
             KernelModule.Pointer(x), KernelModule.Pointer(y), coef, (int)c, (int)layout.S1, (int)layout.S2,
             layout.StrideN, layout.StrideC, layout.StrideS1, total, chunk, silu ? 1 : 0);
+        return y;
+    }
+
+    /// <summary>
+    /// <see cref="GroupNorm"/> of a channels-last input (channels innermost, e.g. (N, C, H, W) stored as (N, H, W, C)): a
+    /// statistics pass that reads whole rows (a warp takes neighbouring channels), the shared finalisation, and one pass
+    /// that writes the output channels-last too, so that the convolutions around it need no transposes.
+    /// </summary>
+    private static Tensor? GroupNormChannelsLast(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps, bool silu, ChannelsLastLayout layout)
+    {
+        long n = x.shape[0], c = x.shape[1], total = x.numel();
+        if (layout.S > int.MaxValue) return null;
+        int device = x.device_index;
+        int multiprocessors = KernelModule.MultiprocessorCount(device);
+        // Enough blocks to fill the GPU, with at least 16 rows each.
+        long splits = Math.Clamp(CeilDiv(4L * multiprocessors, n), 1, Math.Max(1, layout.S / 16));
+        long partials = n * groups * splits * 3;
+        using var workspace = empty(partials + n * c * 2, ScalarType.Float32, x.device);
+        var partial = KernelModule.Pointer(workspace);
+        var coef = partial + (nint)(partials * sizeof(float));
+        var y = empty_strided(x.shape, MotionTune.Models.Layers.ChannelsLast.Strides(x.shape), x.dtype, x.device);
+        bool vec4 = c % 4 == 0 && layout.StrideS % 4 == 0 && layout.StrideN % 4 == 0 && KernelModule.Aligned(x, 4);
+        int vec = vec4 ? 4 : 1;
+
+        KernelModule.Launch(device, KernelSource.EntryName("groupnorm_stats_cl", x.dtype), ((uint)n, (uint)splits), ThreadsPerBlock,
+            KernelModule.Pointer(x), partial, (int)c, (int)layout.S, layout.StrideN, layout.StrideS, (int)groups, (int)splits);
+        KernelModule.Launch(device, KernelSource.EntryName("groupnorm_finalize", x.dtype), (Blocks(n * c, ThreadsPerBlock), 1), ThreadsPerBlock,
+            partial, KernelModule.Pointer(weight), KernelModule.Pointer(bias), coef, (int)n, (int)c, (int)groups, (int)splits, (float)eps);
+        long step = (long)ThreadsPerBlock * vec;
+        long chunk = Math.Max(step * 4, CeilDiv(CeilDiv(total, 16L * multiprocessors), step) * step);
+        KernelModule.Launch(device, KernelSource.EntryName(vec4 ? "groupnorm_apply_cl_v4" : "groupnorm_apply_cl_v1", x.dtype),
+            (Blocks(total, chunk), 1), ThreadsPerBlock,
+            KernelModule.Pointer(x), KernelModule.Pointer(y), coef, (int)c, (int)layout.S, layout.StrideN, layout.StrideS,
+            total, chunk, silu ? 1 : 0);
         return y;
     }
 
@@ -187,6 +224,26 @@ public static class FusedKernels
             else runs.Add((shape[i], strides[i]));
         }
         return runs;
+    }
+
+    /// <summary>
+    /// x (N, C, …) with unit-stride channels and spatial positions that form one run: the channels-last kernels' logical
+    /// (N, C, S) with element (n, c, s) at n·StrideN + s·StrideS + c. Strides of size-1 dimensions are zero.
+    /// </summary>
+    internal readonly record struct ChannelsLastLayout(long S, long StrideN, long StrideS)
+    {
+        /// <summary>The most channels the statistics kernel keeps in shared memory (CL_MAX_CHANNELS).</summary>
+        public const long MaxChannels = 2048;
+
+        /// <summary>The layout of <paramref name="x"/>, or null when it is not channels-last.</summary>
+        public static ChannelsLastLayout? Of(Tensor x)
+        {
+            int dims = (int)x.dim();
+            if (dims < 3 || x.shape[1] < 2 || x.stride(1) != 1) return null;
+            var spatial = Runs(x.shape[2..], Enumerable.Range(2, dims - 2).Select(i => x.stride(i)).ToArray());
+            if (spatial.Count != 1 || spatial[0].Stride < x.shape[1]) return null;
+            return new ChannelsLastLayout(spatial[0].Size, x.shape[0] > 1 ? x.stride(0) : 0, spatial[0].Stride);
+        }
     }
 
     /// <summary>

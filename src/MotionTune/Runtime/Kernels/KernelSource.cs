@@ -28,6 +28,7 @@ public static class KernelSource
         "layernorm_modulate_v1", "layernorm_modulate_v4",
         "groupnorm_stats_v1", "groupnorm_stats_v4", "groupnorm_finalize",
         "groupnorm_apply_v1", "groupnorm_apply_v4",
+        "groupnorm_stats_cl", "groupnorm_apply_cl_v1", "groupnorm_apply_cl_v4",
     ];
 
     /// <summary>The source.</summary>
@@ -348,6 +349,89 @@ __device__ void groupnorm_apply(const T* x, T* y, const float* coef, int C, int 
     }
 }
 
+// ---- (d) GroupNorm (+ SiLU) of channels-last tensors ------------------------------------------------------------------
+// The input is a logical (N, C, S) tensor with element (n, c, s) at n·sN + s·sS + c: channels innermost, as (N, C, H, W)
+// frames stored as (N, H, W, C) (or the permuted (B, C, F, H, W) view of such frames, whose F·H·W positions form one run).
+// The output is the dense channels-last layout y[(n·S + s)·C + c]. Pass 2 is groupnorm_finalize, on the same partials.
+#define CL_MAX_CHANNELS 2048
+
+// Pass 1: grid (N, splits). Block (n, split) reads rows [begin, end) of sample n; thread t owns channels t, t + blockDim,
+// ... (a warp reads 32 neighbouring channels of a row: coalesced) and keeps shifted sums per channel. The channels'
+// moments meet in shared memory, and thread g merges group g's into partial[((n·groups + g)·splits + split)·3 + ...].
+template <typename T>
+__device__ void groupnorm_stats_cl(const T* x, float* partial, int C, int S, long long sN, long long sS, int groups, int splits)
+{
+    __shared__ float moments[3 * CL_MAX_CHANNELS];
+    const long long n = blockIdx.x;
+    const int split = blockIdx.y;
+    const int rows = (S + splits - 1) / splits;
+    const int begin = split * rows < S ? split * rows : S;
+    const int end = begin + rows < S ? begin + rows : S;
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+    {
+        const T* p = x + n * sN + c;
+        const float shift = begin < end ? to_float(p[begin * sS]) : 0.f;
+        float sum = 0.f, squares = 0.f;
+#pragma unroll 4
+        for (int s = begin; s < end; s++) { const float d = to_float(p[s * sS]) - shift; sum += d; squares += d * d; }
+        const float count = (float)(end - begin);
+        const float mean = count > 0.f ? sum / count : 0.f;
+        moments[3 * c] = count;
+        moments[3 * c + 1] = shift + mean;
+        moments[3 * c + 2] = count > 0.f ? fmaxf(squares - sum * mean, 0.f) : 0.f;
+    }
+    __syncthreads();
+    const int per_group = C / groups;
+    for (int g = threadIdx.x; g < groups; g += blockDim.x)
+    {
+        Moments m = { 0.f, 0.f, 0.f };
+        for (int c = g * per_group; c < (g + 1) * per_group; c++)
+        {
+            Moments next = { moments[3 * c], moments[3 * c + 1], moments[3 * c + 2] };
+            m = merge(m, next);
+        }
+        float* out = partial + ((n * groups + g) * splits + split) * 3;
+        out[0] = m.count; out[1] = m.mean; out[2] = m.m2;
+    }
+}
+
+// Pass 3: y[(n·S + s)·C + c] = x·a + b (then SiLU if silu != 0) over the output's indices; block k covers
+// [k·chunk, (k + 1)·chunk). With VEC = 4, C is a multiple of 4, so a vector never leaves its row.
+template <typename T, int VEC>
+__device__ void groupnorm_apply_cl(const T* x, T* y, const float* coef, int C, int S, long long sN, long long sS,
+                                   long long total, long long chunk, int silu)
+{
+    const long long begin = blockIdx.x * chunk;
+    const long long end = begin + chunk < total ? begin + chunk : total;
+    const long long first = begin + (long long)threadIdx.x * VEC, stride = (long long)blockDim.x * VEC;
+    // (n, s, c) of the current index, carried forward by the (row, channel) digits of the stride.
+    long long row = first / C;
+    int c = (int)(first - row * C);
+    long long n = row / S;
+    int s = (int)(row - n * S);
+    const long long step_rows = stride / C;
+    const int step_c = (int)(stride - step_rows * C);
+    for (long long i = first; i < end; i += stride)
+    {
+        const long long plane = n * C + c;
+        float v[VEC];
+        load<T, VEC>(x + n * sN + s * sS + c, v);
+#pragma unroll
+        for (int k = 0; k < VEC; k++)
+        {
+            const float z = v[k] * coef[2 * (plane + k)] + coef[2 * (plane + k) + 1];
+            v[k] = silu ? z / (1.f + expf(-z)) : z;
+        }
+        store<T, VEC>(y + i, v);
+        c += step_c;
+        long long carry_rows = step_rows + (c >= C ? 1 : 0);
+        if (c >= C) c -= C;
+        long long next = s + carry_rows;
+        n += next / S;
+        s = (int)(next % S);
+    }
+}
+
 // ---- entry points --------------------------------------------------------------------------------------------------
 #define ENTRIES(NAME, T)                                                                                              \
 extern "C" __global__ void layernorm_heads_d32_##NAME(const T* x, T* y, const T* w, const T* b, long long rows,       \
@@ -381,7 +465,16 @@ extern "C" __global__ void groupnorm_apply_v1_##NAME(const T* x, T* y, const flo
 { groupnorm_apply<T, 1>(x, y, coef, C, S1, S2, sN, sC, sS1, total, chunk, silu); }                                    \
 extern "C" __global__ void groupnorm_apply_v4_##NAME(const T* x, T* y, const float* coef, int C, int S1, int S2,       \
     long long sN, long long sC, long long sS1, long long total, long long chunk, int silu)                             \
-{ groupnorm_apply<T, 4>(x, y, coef, C, S1, S2, sN, sC, sS1, total, chunk, silu); }
+{ groupnorm_apply<T, 4>(x, y, coef, C, S1, S2, sN, sC, sS1, total, chunk, silu); }                                    \
+extern "C" __global__ void groupnorm_stats_cl_##NAME(const T* x, float* partial, int C, int S, long long sN,          \
+    long long sS, int groups, int splits)                                                                              \
+{ groupnorm_stats_cl<T>(x, partial, C, S, sN, sS, groups, splits); }                                                  \
+extern "C" __global__ void groupnorm_apply_cl_v1_##NAME(const T* x, T* y, const float* coef, int C, int S,            \
+    long long sN, long long sS, long long total, long long chunk, int silu)                                            \
+{ groupnorm_apply_cl<T, 1>(x, y, coef, C, S, sN, sS, total, chunk, silu); }                                            \
+extern "C" __global__ void groupnorm_apply_cl_v4_##NAME(const T* x, T* y, const float* coef, int C, int S,            \
+    long long sN, long long sS, long long total, long long chunk, int silu)                                            \
+{ groupnorm_apply_cl<T, 4>(x, y, coef, C, S, sN, sS, total, chunk, silu); }
 
 ENTRIES(f32, float)
 ENTRIES(bf16, bf16)

@@ -80,6 +80,33 @@ public sealed class UNet3DConditionModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheChannelsLastPathGivesTheSameOutput()
+    {
+        using var fixture = Fixtures.Open("unet3d");
+        using var _ = no_grad();
+        var sample = fixture.Io("sample");
+        var text = fixture.Io("encoder_hidden_states");
+        var timesteps = fixture.Io("timestep");
+        var model = UNet3DConditionModel.FromPretrained(fixture.Dir);
+        var reference = model.forward(sample, timesteps, text);
+        model.ChannelsLastOnCpu = true;
+        var channelsLast = model.forward(sample, timesteps, text);
+        // The weights were re-laid out in place, the activations travelled channels-last (the output is a view of
+        // channels-last frames), and the output is the same up to float32 summation order.
+        Assert.True(ChannelsLast.Is(model.conv_in.weight));
+        Assert.True(ChannelsLast.Is(channelsLast.permute(0, 2, 1, 3, 4).reshape(-1, channelsLast.shape[1], channelsLast.shape[3], channelsLast.shape[4])));
+        double error = ParityAssert.MaxAbsError(channelsLast, reference);
+        output.WriteLine($"channels-last vs default layout on the unet3d fixture: max abs difference {error:E2}");
+        Assert.True(error < 1e-4, $"channels-last differs by {error}");
+        // Training keeps default-layout activations beside the re-laid-out weights: the same output again.
+        using (enable_grad())
+        {
+            double mixed = ParityAssert.MaxAbsError(model.forward(sample, timesteps, text).detach(), reference);
+            Assert.True(mixed < 1e-4, $"channels-last weights with default-layout activations differ by {mixed}");
+        }
+    }
+
+    [Fact]
     public void Bfloat16WeightsTakeFloat32InputsAndStayCloseToFloat32()
     {
         using var fixture = Fixtures.Open("unet3d");

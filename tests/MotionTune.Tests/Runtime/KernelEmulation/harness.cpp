@@ -140,6 +140,53 @@ template <typename T, int VEC> void check_groupnorm(const char* name, int N, int
   report(label, error, tolerance<T>() * 2);
 }
 
+// (d) group_norm(x) of a channels-last (N, C, S) tensor, element (n, c, s) at n·sN + s·sS + c, into dense (N, S, C).
+template <typename T, int VEC> void check_groupnorm_cl(const char* name, int N, int C, int S, long long sN, long long sS,
+                                                        long long storage, int groups, bool silu = true) {
+  const int multiprocessors = 132, threads = 256;
+  auto x = random_values<T>(storage, 1.3f, 0.7f);
+  auto w = random_values<T>(C, 0.5f, 1.f), b = random_values<T>(C, 0.3f);
+  const long long total = (long long)N * C * S;
+  const long long splits = std::clamp(ceil_div(4LL * multiprocessors, (long long)N), 1LL, std::max(1LL, (long long)S / 16));
+  std::vector<float> workspace(N * groups * splits * 3 + N * C * 2, NAN);
+  float* partial = workspace.data();
+  float* coef = partial + N * groups * splits * 3;
+  std::vector<T> y(total);
+  launch({(unsigned)N, (unsigned)splits, 1}, threads, [&] {
+    groupnorm_stats_cl<T>(x.data(), partial, C, S, sN, sS, groups, (int)splits);
+  });
+  launch({(unsigned)ceil_div((long long)N * C, threads), 1, 1}, threads, [&] {
+    groupnorm_finalize<T>(partial, w.data(), b.data(), coef, N, C, groups, (int)splits, 1e-5f);
+  });
+  const long long step = (long long)threads * VEC;
+  const long long chunk = std::max(step * 4, ceil_div(ceil_div(total, 16LL * multiprocessors), step) * step);
+  launch({(unsigned)ceil_div(total, chunk), 1, 1}, threads, [&] {
+    groupnorm_apply_cl<T, VEC>(x.data(), y.data(), coef, C, S, sN, sS, total, chunk, silu ? 1 : 0);
+  });
+  double error = 0;
+  const int per_group = C / groups;
+  auto at = [&](int n, int c, int s) { return (double)to_float(x[n * sN + s * sS + c]); };
+  for (int n = 0; n < N; n++)
+    for (int g = 0; g < groups; g++) {
+      double mean = 0, var = 0, count = (double)per_group * S;
+      for (int c = g * per_group; c < (g + 1) * per_group; c++)
+        for (int s = 0; s < S; s++) mean += at(n, c, s);
+      mean /= count;
+      for (int c = g * per_group; c < (g + 1) * per_group; c++)
+        for (int s = 0; s < S; s++) var += (at(n, c, s) - mean) * (at(n, c, s) - mean);
+      var /= count;
+      for (int c = g * per_group; c < (g + 1) * per_group; c++)
+        for (int s = 0; s < S; s++) {
+          double z = (at(n, c, s) - mean) / std::sqrt(var + 1e-5) * to_float(w[c]) + to_float(b[c]);
+          double o = silu ? z / (1 + std::exp(-z)) : z;
+          error = std::max(error, std::fabs(o - to_float(y[((long long)n * S + s) * C + c])));
+        }
+    }
+  char label[128];
+  std::snprintf(label, sizeof label, "%s%s, %lld split%s", name, silu ? " + SiLU" : "", splits, splits > 1 ? "s" : "");
+  report(label, error, tolerance<T>() * 2);
+}
+
 int main() {
   check_per_head<bf16, 2>("per-head d64 bf16, strided", true);
   check_per_head<float, 2>("per-head d64 f32, strided", true);
@@ -171,6 +218,13 @@ int main() {
     check_groupnorm<bf16, 4>("groupnorm permuted (1, 8, 16, 1024) bf16 vec4", B, C, F, HW, (long long)F * C * HW, HW,
                              (long long)C * HW, (long long)B * F * C * HW, 4, false);
   }
+  // Channels-last frames (N, H·W, C) as ModelScope's resnets see them, a permuted (B, C, F·H·W) view of channels-last
+  // frames (the temporal layers), rows padded beyond C, an odd channel count (scalar path), and more channels than threads.
+  check_groupnorm_cl<bf16, 4>("groupnorm channels-last (4, 320, 8x8) bf16 vec4", 4, 320, 64, 64LL * 320, 320, 4LL * 64 * 320, 32);
+  check_groupnorm_cl<float, 4>("groupnorm channels-last (2, 64, 5x16) f32 vec4, frames", 2, 64, 5 * 16, 5LL * 16 * 64, 64, 2LL * 5 * 16 * 64, 32, false);
+  check_groupnorm_cl<float, 4>("groupnorm channels-last (3, 8, 40) f32 vec4, padded rows", 3, 8, 40, 40LL * 12, 12, 3LL * 40 * 12, 2);
+  check_groupnorm_cl<f16, 1>("groupnorm channels-last (2, 6, 35) f16 scalar", 2, 6, 35, 35LL * 6, 6, 2LL * 35 * 6, 3);
+  check_groupnorm_cl<float, 4>("groupnorm channels-last (1, 1280, 16) f32 vec4, wide", 1, 1280, 16, 0, 1280, 16LL * 1280, 32);
   std::printf("%d case(s) off\n", failures);
   return failures ? 1 : 0;
 }
