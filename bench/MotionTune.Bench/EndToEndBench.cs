@@ -132,6 +132,8 @@ public static class EndToEndBench
         double secondSampleSeconds = again.Elapsed.TotalSeconds;
         double samplePeak = PeakGiB();
         var losses = trained.Result.Losses;
+        foreach (var decision in (pipeline.Denoiser as CudaGraphDenoiser)?.Decisions ?? [])
+            Console.WriteLine($"  sampling CUDA graph, {decision}");
         return new Result(label, shapes, steps, sampleSteps, options.Tau, buildSeconds, encodeSeconds, trainSeconds, sampleSeconds, totalSeconds,
             Math.Max(encodePeak, Math.Max(trainPeak, firstSamplePeak)), trainPeak, firstSamplePeak, residentGiB, losses.Take(10).Average(),
             losses.TakeLast(10).Average(), secondSampleSeconds, samplePeak);

@@ -6,7 +6,7 @@ namespace MotionTune.Bench;
 /// <summary>
 /// The speed switches a run can turn off to measure what each one brings (see bench/README.md). Each also has an
 /// environment variable, read at start-up: <c>MOTIONTUNE_FUSED_QKV</c>, <c>MOTIONTUNE_TEMPORAL_CONV2D</c>,
-/// <c>MOTIONTUNE_FUSED_KERNELS</c>, <c>MOTIONTUNE_JOINT_LORA</c>, <c>MOTIONTUNE_SHORT_ATTENTION</c>, <c>MOTIONTUNE_CUDA_GRAPHS</c>, <c>MOTIONTUNE_CHANNELS_LAST</c> (0 = off).
+/// <c>MOTIONTUNE_FUSED_KERNELS</c>, <c>MOTIONTUNE_JOINT_LORA</c>, <c>MOTIONTUNE_SHORT_ATTENTION</c>, <c>MOTIONTUNE_CUDA_GRAPHS</c>, <c>MOTIONTUNE_CHANNELS_LAST</c>, <c>MOTIONTUNE_GEMM_EPILOGUE</c> (0 = off).
 /// </summary>
 public static class Toggles
 {
@@ -19,6 +19,7 @@ public static class Toggles
         ("short-attention", () => Attention.ShortSequenceAttention, v => Attention.ShortSequenceAttention = v),
         ("cudnn-attention", () => MotionTune.Runtime.CudnnSettings.SdpCudnn, v => MotionTune.Runtime.CudnnSettings.SetSdpCudnn(v)),
         ("cuda-graphs", () => MotionTune.Runtime.CudaGraph.Enabled, v => MotionTune.Runtime.CudaGraph.Enabled = v),
+        ("gemm-epilogue", () => MotionTune.Runtime.TorchOps.GemmEpilogue, v => MotionTune.Runtime.TorchOps.GemmEpilogue = v),
         ("channels-last", () => MotionTune.Models.Unets.UNet3DConditionModel.UseChannelsLast, v => MotionTune.Models.Unets.UNet3DConditionModel.UseChannelsLast = v),
     ];
 

@@ -52,6 +52,7 @@ public static class VerifyGraphs
             manual_seed(7); // the same LoRA start both times
             cuda.manual_seed_all(7);
             var graphDenoiser = (CudaGraphDenoiser)pipeline.Denoiser;
+            graphDenoiser.KeepSlowerGraphs = true; // check the replays even where they would not pay
             int replaysBefore = graphDenoiser.Replays;
             var settings = CustomizationOptions.ForArchitecture(pipeline.Architecture) with
             {

@@ -1,8 +1,11 @@
 // C entry points to the parts of PyTorch's CUDA runtime that TorchSharp does not expose: the caching allocator's
-// statistics (what torch.cuda.max_memory_allocated reads) and CUDA graphs (what torch.cuda.CUDAGraph wraps).
+// statistics (what torch.cuda.max_memory_allocated reads), CUDA graphs (what torch.cuda.CUDAGraph wraps) and one
+// ATen operation TorchSharp does not bind (a GEMM with a GELU epilogue). Tensors cross as TorchSharp's handles
+// (at::Tensor*); a returned one is new, and TorchSharp deletes it on disposal.
 // Compiled at run time against the headers of the PyTorch install whose libtorch is in use (see
 // MotionTune.Runtime.TorchCudaShim); never linked into the CPU build. No C++ exception crosses into .NET: calls
 // that can fail return nonzero and leave the message for motiontune_last_error.
+#include <ATen/Functions.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -102,6 +105,17 @@ int motiontune_graph_capture_end(void* handle) {
 int motiontune_graph_replay(void* handle) {
     auto* g = static_cast<Graph*>(handle);
     return guarded([&] { g->graph.replay(); });
+}
+
+// GELU(tanh)(input · weightᵀ + bias) for a 2-D input: on CUDA one cuBLASLt GEMM whose epilogue adds the bias and
+// applies the activation to the float32 accumulator, as torch._addmm_activation(..., use_gelu=True) runs it.
+int motiontune_linear_gelu_tanh(void* input, void* weight, void* bias, void** output) {
+    return guarded([&] {
+        auto& x = *static_cast<at::Tensor*>(input);
+        auto& w = *static_cast<at::Tensor*>(weight);
+        auto& b = *static_cast<at::Tensor*>(bias);
+        *output = new at::Tensor(at::_addmm_activation(b, x, w.t(), 1, 1, /*use_gelu=*/true));
+    });
 }
 
 void motiontune_graph_destroy(void* handle) {

@@ -59,6 +59,13 @@ public sealed class GeluProjection : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
+        // At inference on CUDA, GELU(tanh) runs in the projection GEMM's epilogue instead of as a pass of its own.
+        if (_approximate && proj.bias is not null && proj.Adapter is not { Enabled: true } && MotionTune.Runtime.TorchOps.CanFuseGelu(x))
+        {
+            FlopCounter.AddLinear(x, proj.InFeatures, proj.OutFeatures);
+            using var fused = MotionTune.Runtime.GpuProfiler.Section("linear + gelu epilogue");
+            return MotionTune.Runtime.TorchOps.LinearGeluTanh(x, proj.weight, proj.bias);
+        }
         var projected = proj.forward(x);
         using var profile = MotionTune.Runtime.GpuProfiler.Section("ff.activation");
         using (projected) return F.gelu(projected, _approximate ? GELU.Approximate.tanh : GELU.Approximate.none);

@@ -106,6 +106,14 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
         using var profile = MotionTune.Runtime.GpuProfiler.Section("layernorm");
         return FusedOps.LayerNormModulate(input, weight, bias, Eps, scale, shift);
     }
+
+    /// <summary><see cref="ForwardModulated"/> written into <paramref name="output"/>, e.g. one part of a joint sequence.</summary>
+    public void ForwardModulatedInto(Tensor output, Tensor input, Tensor scale, Tensor shift)
+    {
+        if (input.is_meta) return; // no meta kernel: shapes only
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("layernorm");
+        FusedOps.LayerNormModulateInto(output, input, weight, bias, Eps, scale, shift);
+    }
 }
 
 /// <summary>Token embedding table, <c>weight</c> (num_embeddings, dim).</summary>

@@ -50,17 +50,28 @@ public sealed class CogVideoXBlock : nn.Module
 
         // 1. Attention. The joint outputs are split in one operation rather than sliced twice: autograd then joins the two
         // parts' gradients with one copy, where two slices would each fill a zero tensor of the whole sequence.
-        var (video, text, gate, textGate) = norm1.forward(hiddenStates, encoderHiddenStates, temb);
-        var attention = Attend(cat([text, video], 1), rotary).split([textLength, hiddenStates.shape[1]], 1);
+        var (joint, gate, textGate) = JointNorm(norm1, hiddenStates, encoderHiddenStates, temb);
+        var attention = Attend(joint, rotary).split([textLength, hiddenStates.shape[1]], 1);
         var h = addcmul(hiddenStates, gate, attention[1], 1);
         var e = addcmul(encoderHiddenStates, textGate, attention[0], 1);
 
         // 2. Feed-forward
-        (video, text, gate, textGate) = norm2.forward(h, e, temb);
-        var output = ff.forward(cat([text, video], 1)).split([textLength, h.shape[1]], 1);
+        (joint, gate, textGate) = JointNorm(norm2, h, e, temb);
+        var output = ff.forward(joint).split([textLength, h.shape[1]], 1);
         h = addcmul(h, gate, output[1], 1);
         e = addcmul(e, textGate, output[0], 1);
         return (h.MoveToOuterDisposeScope(), e.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The modulated [text; video] sequence and the two gates: at inference the norm writes both parts into one buffer;
+    /// with gradients the parts are concatenated (one pass more, and the graph autograd expects).
+    /// </summary>
+    private static (Tensor Joint, Tensor Gate, Tensor TextGate) JointNorm(CogVideoXLayerNormZero norm, Tensor video, Tensor text, Tensor temb)
+    {
+        if (!is_grad_enabled() && !video.is_meta) return norm.ForwardJoint(video, text, temb);
+        var (v, t, gate, textGate) = norm.forward(video, text, temb);
+        return (cat([t, v], 1), gate, textGate);
     }
 
     /// <summary>CogVideoX's attention processor on the joint sequence x (B, S, dim).</summary>

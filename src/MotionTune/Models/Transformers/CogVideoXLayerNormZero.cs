@@ -39,4 +39,21 @@ public sealed class CogVideoXLayerNormZero : nn.Module
         return (video.MoveToOuterDisposeScope(), text.MoveToOuterDisposeScope(),
             m[2].MoveToOuterDisposeScope(), m[5].MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// <see cref="forward"/> with the modulated text and video written straight into one joint (B, L + N, dim) sequence,
+    /// text first, as the block's attention and feed-forward take them (instead of concatenating the two afterwards).
+    /// Inference only: the parts are written in place.
+    /// </summary>
+    public (Tensor Joint, Tensor Gate, Tensor TextGate) ForwardJoint(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor temb)
+    {
+        using var profile = MotionTune.Runtime.GpuProfiler.Section("cogvideox.norm_zero");
+        using var scope = NewDisposeScope();
+        var m = linear.forward(F.silu(temb)).unsqueeze(1).chunk(6, 2);
+        long textLength = encoderHiddenStates.shape[1], videoLength = hiddenStates.shape[1];
+        var joint = empty([hiddenStates.shape[0], textLength + videoLength, hiddenStates.shape[2]], hiddenStates.dtype, hiddenStates.device);
+        norm.ForwardModulatedInto(joint.narrow(1, 0, textLength), encoderHiddenStates, scale: m[4], shift: m[3]);
+        norm.ForwardModulatedInto(joint.narrow(1, textLength, videoLength), hiddenStates, scale: m[1], shift: m[0]);
+        return (joint.MoveToOuterDisposeScope(), m[2].MoveToOuterDisposeScope(), m[5].MoveToOuterDisposeScope());
+    }
 }

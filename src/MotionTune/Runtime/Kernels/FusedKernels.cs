@@ -55,26 +55,32 @@ public static class FusedKernels
 
     /// <summary>
     /// <c>layer_norm(x)·(1 + scale) + shift</c> for <paramref name="x"/> (S, R, D) with per-sample (S, 1, D) scale and
-    /// shift rows (adaLN modulation); the LayerNorm's weight and bias are optional. Output contiguous (S, R, D).
+    /// shift rows (adaLN modulation); the LayerNorm's weight and bias are optional. Output contiguous (S, R, D), or
+    /// written into <paramref name="output"/> when given: an (S, R, D) tensor whose rows are contiguous within each
+    /// sample, such as a slice of a joint text + video sequence (then null when that output does not suit the kernel).
     /// </summary>
-    public static Tensor? LayerNormModulate(Tensor x, Tensor? weight, Tensor? bias, double eps, Tensor scale, Tensor shift)
+    public static Tensor? LayerNormModulate(Tensor x, Tensor? weight, Tensor? bias, double eps, Tensor scale, Tensor shift, Tensor? output = null)
     {
         if (!Takes(x, weight, bias, scale, shift) || x.dim() != 3) return null;
         long samples = x.shape[0], perSample = x.shape[1], d = x.shape[2];
         if (d > int.MaxValue || !IsVector(weight, d) || !IsVector(bias, d) || !IsSampleRows(scale, samples, d) || !IsSampleRows(shift, samples, d))
             return null;
+        if (output is not null && (!Takes(output, x) || !output.shape.SequenceEqual(x.shape) || output.stride(2) != 1
+                                   || (perSample > 1 && output.stride(1) != d)))
+            return null;
         x = x.contiguous();
         long scaleStride = samples > 1 ? scale.stride(0) : 0, shiftStride = samples > 1 ? shift.stride(0) : 0;
-        bool vec4 = d % 4 == 0 && scaleStride % 4 == 0 && shiftStride % 4 == 0
+        long outStride = output is null ? perSample * d : output.stride(0);
+        bool vec4 = d % 4 == 0 && scaleStride % 4 == 0 && shiftStride % 4 == 0 && outStride % 4 == 0
             && KernelModule.Aligned(x, 4) && KernelModule.Aligned(weight, 4) && KernelModule.Aligned(bias, 4)
-            && KernelModule.Aligned(scale, 4) && KernelModule.Aligned(shift, 4);
-        var y = empty(x.shape, x.dtype, x.device);
+            && KernelModule.Aligned(scale, 4) && KernelModule.Aligned(shift, 4) && KernelModule.Aligned(output, 4);
+        var y = output ?? empty(x.shape, x.dtype, x.device);
         long rows = samples * perSample;
         if (rows == 0) return y;
         KernelModule.Launch(x.device_index, KernelSource.EntryName(vec4 ? "layernorm_modulate_v4" : "layernorm_modulate_v1", x.dtype),
             (Blocks(rows, WarpsPerBlock), 1), ThreadsPerBlock,
             KernelModule.Pointer(x), KernelModule.Pointer(y), KernelModule.Pointer(weight), KernelModule.Pointer(bias),
-            KernelModule.Pointer(scale), KernelModule.Pointer(shift), rows, perSample, scaleStride, shiftStride, (int)d, (float)eps);
+            KernelModule.Pointer(scale), KernelModule.Pointer(shift), rows, perSample, scaleStride, shiftStride, outStride, (int)d, (float)eps);
         return y;
     }
 

@@ -31,6 +31,17 @@ public static class FusedOps
         (UseKernel(x, weight, bias, scale, shift) ? FusedKernels.LayerNormModulate(x, weight, bias, eps, scale, shift) : null)
         ?? FusedReference.LayerNormModulate(x, weight, bias, eps, scale, shift);
 
+    /// <summary>
+    /// <see cref="LayerNormModulate"/> written into <paramref name="output"/> (an (S, R, D) view with rows contiguous
+    /// within each sample, e.g. one part of a joint sequence), so that the parts need no concatenation afterwards.
+    /// </summary>
+    public static void LayerNormModulateInto(Tensor output, Tensor x, Tensor? weight, Tensor? bias, double eps, Tensor scale, Tensor shift)
+    {
+        if (UseKernel(x, weight, bias, scale, shift) && FusedKernels.LayerNormModulate(x, weight, bias, eps, scale, shift, output) is not null) return;
+        using var result = FusedReference.LayerNormModulate(x, weight, bias, eps, scale, shift);
+        output.copy_(result);
+    }
+
     /// <summary><c>silu(group_norm(x))</c> for x (N, C, …).</summary>
     public static Tensor GroupNormSiLU(Tensor x, long groups, Tensor? weight, Tensor? bias, double eps) =>
         (UseKernel(x, weight, bias) ? FusedKernels.GroupNorm(x, groups, weight, bias, eps, silu: true) : null)

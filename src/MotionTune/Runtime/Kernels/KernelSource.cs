@@ -130,7 +130,7 @@ __device__ void layernorm_heads(const T* x, T* y, const T* w, const T* b, long l
 template <typename T, int VEC>
 __device__ void layernorm_modulate(const T* x, T* y, const T* w, const T* b, const T* scale, const T* shift,
                                    long long rows, long long rows_per_sample, long long scale_stride,
-                                   long long shift_stride, int D, float eps)
+                                   long long shift_stride, long long out_stride, int D, float eps)
 {
     const int lane = threadIdx.x & 31;
     const long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -156,7 +156,7 @@ __device__ void layernorm_modulate(const T* x, T* y, const T* w, const T* b, con
     const long long sample = row / rows_per_sample;
     const T* sc = scale + sample * scale_stride;
     const T* sh = shift + sample * shift_stride;
-    T* out = y + row * D;
+    T* out = y + sample * out_stride + (row - sample * rows_per_sample) * D; // sample s's rows start at s·out_stride
     for (int j = lane * VEC; j < D; j += 32 * VEC)
     {
         float s[VEC], t[VEC], wv[VEC], bv[VEC];
@@ -444,13 +444,13 @@ extern "C" __global__ void layernorm_heads_d128_##NAME(const T* x, T* y, const T
     long long heads, long long token_stride, long long head_stride, float eps)                                        \
 { layernorm_heads<T, 4>(x, y, w, b, rows, heads, token_stride, head_stride, eps); }                                   \
 extern "C" __global__ void layernorm_modulate_v1_##NAME(const T* x, T* y, const T* w, const T* b, const T* scale,     \
-    const T* shift, long long rows, long long rows_per_sample, long long scale_stride, long long shift_stride, int D,  \
-    float eps)                                                                                                         \
-{ layernorm_modulate<T, 1>(x, y, w, b, scale, shift, rows, rows_per_sample, scale_stride, shift_stride, D, eps); }   \
+    const T* shift, long long rows, long long rows_per_sample, long long scale_stride, long long shift_stride,          \
+    long long out_stride, int D, float eps)                                                                            \
+{ layernorm_modulate<T, 1>(x, y, w, b, scale, shift, rows, rows_per_sample, scale_stride, shift_stride, out_stride, D, eps); }   \
 extern "C" __global__ void layernorm_modulate_v4_##NAME(const T* x, T* y, const T* w, const T* b, const T* scale,     \
-    const T* shift, long long rows, long long rows_per_sample, long long scale_stride, long long shift_stride, int D,  \
-    float eps)                                                                                                         \
-{ layernorm_modulate<T, 4>(x, y, w, b, scale, shift, rows, rows_per_sample, scale_stride, shift_stride, D, eps); }   \
+    const T* shift, long long rows, long long rows_per_sample, long long scale_stride, long long shift_stride,          \
+    long long out_stride, int D, float eps)                                                                            \
+{ layernorm_modulate<T, 4>(x, y, w, b, scale, shift, rows, rows_per_sample, scale_stride, shift_stride, out_stride, D, eps); }   \
 extern "C" __global__ void groupnorm_stats_v1_##NAME(const T* x, float* partial, int C, int S1, int S2, long long sN,  \
     long long sC, long long sS1, int groups, int splits)                                                               \
 { groupnorm_stats<T, 1>(x, partial, C, S1, S2, sN, sC, sS1, groups, splits); }                                        \

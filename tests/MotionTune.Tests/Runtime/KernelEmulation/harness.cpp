@@ -58,17 +58,19 @@ template <typename T, int VEC> void check_per_head(const char* name, bool affine
 }
 
 // (b) LayerNorm + modulation with scale/shift rows taken from a (S, 6, D) table (sample stride 6·D).
-template <typename T, int VEC> void check_modulate(const char* name, int D, bool affine) {
+// `pad_rows`: each sample's output rows start pad_rows rows after the previous sample's end (a part of a joint sequence).
+template <typename T, int VEC> void check_modulate(const char* name, int D, bool affine, int pad_rows = 0) {
   const long long samples = 3, per_sample = 7, rows = samples * per_sample, stride = 6LL * D;
+  const long long out_stride = (per_sample + pad_rows) * D;
   auto x = random_values<T>(rows * D, 2.f, 0.5f);
   auto table = random_values<T>(samples * stride, 0.5f);
   auto w = random_values<T>(D), b = random_values<T>(D);
-  std::vector<T> y(rows * D);
+  std::vector<T> y(samples * out_stride);
   const T* shift = table.data();
   const T* scale = table.data() + D;
   launch({(unsigned)ceil_div(rows, 8), 1, 1}, 256, [&] {
     layernorm_modulate<T, VEC>(x.data(), y.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, scale, shift,
-                               rows, per_sample, stride, stride, D, 1e-5f);
+                               rows, per_sample, stride, stride, out_stride, D, 1e-5f);
   });
   double error = 0;
   for (long long r = 0; r < rows; r++) {
@@ -83,7 +85,7 @@ template <typename T, int VEC> void check_modulate(const char* name, int D, bool
       double o = (to_float(in[j]) - mean) / std::sqrt(var + 1e-5);
       if (affine) o = o * to_float(w[j]) + to_float(b[j]);
       o = o * (1 + to_float(scale[s * stride + j])) + to_float(shift[s * stride + j]);
-      error = std::max(error, std::fabs(o - to_float(y[r * D + j])));
+      error = std::max(error, std::fabs(o - to_float(y[s * out_stride + (r - s * per_sample) * D + j])));
     }
   }
   report(name, error, tolerance<T>() * 4);
@@ -197,6 +199,8 @@ int main() {
   check_modulate<float, 4>("modulate D=192 f32 vec4, affine", 192, true);
   check_modulate<f16, 1>("modulate D=99 f16 scalar, affine", 99, true);
   check_modulate<float, 1>("modulate D=37 f32 scalar, no affine", 37, false);
+  check_modulate<bf16, 4>("modulate D=192 bf16 vec4, into a joint sequence", 192, true, 5);
+  check_modulate<float, 1>("modulate D=37 f32 scalar, into a joint sequence", 37, false, 2);
 
   check_groupnorm<bf16, 4>("groupnorm (3, 64, 8x8) bf16 vec4", 3, 64, 1, 64, 64 * 64, 64, 0, 3 * 64 * 64, 32);
   check_groupnorm<float, 4>("groupnorm (2, 32, 32x32) f32 vec4", 2, 32, 1, 1024, 32 * 1024, 1024, 0, 2 * 32 * 1024, 4);
