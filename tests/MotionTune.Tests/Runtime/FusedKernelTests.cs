@@ -76,6 +76,17 @@ public sealed class FusedKernelTests(ITestOutputHelper output)
         Assert.True(ChannelsLast.Is(weight));
         Assert.Equal(address, KernelModule.Pointer(weight));
         Assert.True(weight.SameAs(before));
+
+        // A weight that is a slice of a larger buffer keeps its place in it.
+        var buffer = randn(2 * 6 * 4 * 3 * 3);
+        var slice = buffer.narrow(0, 6 * 4 * 3 * 3, 6 * 4 * 3 * 3).view(6, 4, 3, 3);
+        var sliceBefore = slice.clone();
+        var first = buffer.narrow(0, 0, 6 * 4 * 3 * 3).clone();
+        var sliceAddress = KernelModule.Pointer(slice);
+        ChannelsLast.Relayout(slice);
+        Assert.Equal(sliceAddress, KernelModule.Pointer(slice));
+        Assert.True(slice.SameAs(sliceBefore));
+        Assert.True(buffer.narrow(0, 0, 6 * 4 * 3 * 3).SameAs(first));
     }
 
     [Fact]

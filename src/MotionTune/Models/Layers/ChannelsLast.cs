@@ -52,7 +52,12 @@ public static class ChannelsLast
         if (!weight.is_contiguous()) throw new ArgumentException($"ChannelsLast.Relayout: the tensor [{string.Join(", ", weight.shape)}] is not contiguous.");
         using var _ = no_grad();
         using var values = Copy(weight);
-        using var view = weight.as_strided(weight.shape, Strides(weight.shape));
+        // The same memory (and storage offset: the weight may be a slice of a packed buffer) seen as (N, …, C), then
+        // permuted to (N, C, …): views only, so the strides are channels-last and nothing moves yet.
+        long[] lastShape = [weight.shape[0], .. weight.shape[2..], weight.shape[1]];
+        long[] back = [0, weight.dim() - 1, .. Enumerable.Range(1, (int)weight.dim() - 2).Select(i => (long)i)];
+        using var flat = weight.view(lastShape);
+        using var view = flat.permute(back);
         weight.set_(view);
         weight.copy_(values);
     }
