@@ -26,6 +26,9 @@ public static class InfoCommand
             {
                 table.AddRow("CUDA devices", torch.cuda.device_count().ToString());
                 table.AddRow("cuDNN", torch.cuda.is_cudnn_available() ? "yes" : "no");
+                // Compiles the small libtorch shim on first use (cached), so the answer is the real one.
+                table.AddRow("CUDA graphs", Markup.Escape(!CudaGraph.Enabled ? "off (MOTIONTUNE_CUDA_GRAPHS=0)"
+                    : CudaGraph.Available ? "yes" : $"no: {CudaGraph.UnavailableReason}"));
             }
             if (GpuInfo.DriverVersion() is { } driver) table.AddRow("NVIDIA driver", driver);
             foreach (var gpu in GpuInfo.Devices())
