@@ -32,8 +32,19 @@ public sealed unsafe class CudaGraph : IDisposable
     /// </summary>
     public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("MOTIONTUNE_CUDA_GRAPHS") != "0";
 
-    /// <summary>Whether graphs can be captured in this process.</summary>
-    public static bool Available => TorchCudaShim.Available;
+    /// <summary>Whether graphs can be captured in this process (the first call on a CUDA host says once why not, if not).</summary>
+    public static bool Available
+    {
+        get
+        {
+            bool available = TorchCudaShim.Available;
+            if (!available && TorchRuntime.CudaAvailable && Interlocked.Exchange(ref _toldUnavailable, 1) == 0)
+                Log.Info($"CUDA graphs are unavailable ({TorchCudaShim.UnavailableReason}); sampling and training run without them.");
+            return available;
+        }
+    }
+
+    private static int _toldUnavailable;
 
     /// <summary>Why graphs are unavailable, if they are.</summary>
     public static string? UnavailableReason => TorchCudaShim.UnavailableReason;
